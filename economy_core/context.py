@@ -1,0 +1,99 @@
+"""What a plugin is given: :class:`PluginContext`, and the narrow facades inside it.
+
+A plugin never receives the app or the plugin manager. It gets its own config section, a ledger
+that stamps its name as the source, the award pipeline, the clock, a scheduler whose jobs it owns,
+an outbox that can only send PMs and chat, read access to the rooms, the identity flags, the
+database engine (for its own ``<name>_*`` tables), a logger and prefixed metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import time, tzinfo
+from typing import Any, Generic, TypeVar
+
+import attrs
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .awards import Awards
+from .clock import Clock
+from .config import CoreConfig
+from .identity import Identity
+from .ledger import Ledger
+from .metrics import PluginMetrics
+from .outbox import Outbox
+from .room import Rooms
+from .scheduler import Job, JobFn, Scheduler
+
+C = TypeVar("C")
+
+
+class PluginOutbox:
+    """Sending for one plugin: replies are the router's job, so plugins notify and chat."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+
+    def notify(self, channel: str, username: str, text: str, *,
+               transactional: bool = False) -> None:
+        """An automated PM. Quiet users do not get it unless ``transactional`` (money moved
+        because of someone else's action: a tip, an admin grant, a settled challenge)."""
+        self._outbox.notify(channel, username, text, transactional=transactional)
+
+    def chat(self, channel: str, text: str) -> None:
+        """A public chat line in the channel."""
+        self._outbox.chat(channel, text)
+
+
+class PluginScheduler:
+    """The scheduler, with every job owned by one plugin (cancelled when it stops)."""
+
+    def __init__(self, scheduler: Scheduler, owner: str) -> None:
+        self._scheduler = scheduler
+        self._owner = owner
+
+    @property
+    def tz(self) -> tzinfo:
+        return self._scheduler.tz
+
+    def every(self, seconds: float, fn: JobFn, *, name: str,
+              jitter: Callable[[], float] | None = None, first_in: float | None = None) -> Job:
+        return self._scheduler.every(seconds, fn, name=name, owner=self._owner, jitter=jitter,
+                                     first_in=first_in)
+
+    def daily(self, at: time, fn: JobFn, *, name: str) -> Job:
+        return self._scheduler.daily(at, fn, name=name, owner=self._owner)
+
+    def cron(self, expression: str, fn: JobFn, *, name: str) -> Job:
+        return self._scheduler.cron(expression, fn, name=name, owner=self._owner)
+
+
+@attrs.frozen
+class PluginContext(Generic[C]):
+    """Everything a plugin may use; built by the core for each enabled plugin."""
+
+    name: str
+    config: C
+    core: CoreConfig
+    ledger: Ledger
+    awards: Awards
+    clock: Clock
+    scheduler: PluginScheduler
+    outbox: PluginOutbox
+    rooms: Rooms
+    identity: Identity
+    db: AsyncEngine
+    log: logging.Logger
+    metrics: PluginMetrics
+    format_amount: Callable[[int], str]
+    request: Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
+
+    @property
+    def tz(self) -> tzinfo:
+        """The channel timezone (``[clock] timezone``; UTC by default)."""
+        return self.scheduler.tz
+
+    @property
+    def channels(self) -> list[str]:
+        return [c.channel for c in self.core.channels]

@@ -1,0 +1,116 @@
+"""Every hook a plugin may implement. Each docstring is the contract.
+
+Hooks take event data only; services (ledger, clock, outbox, scheduler, db, config) are on the
+plugin's ``self.ctx``. Implementations may be ``async def`` or plain ``def``, and may accept fewer
+arguments than the spec names. Async hooks are awaited by :mod:`economy_core.dispatch`, never by
+pluggy itself, so none of them uses ``firstresult`` or ``wrapper``; an implementation's exception is
+logged and counted against its plugin and never reaches the other plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from .events import ChatMessage, MediaChanged, RoomSnapshot, UserJoined, UserLeft
+
+if TYPE_CHECKING:
+    from .commands import CommandCall
+    from .ledger import Posting
+    from .hooktypes import AwardRequest, Multiplier, ProfileField
+
+PROJECT = "cytube_economy"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(historic=True)
+def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+    """Sync. Lets a plugin publish hook specs of its own for other plugins to implement."""
+
+
+@hookspec
+def economy_startup() -> None:
+    """Async broadcast, once, after every enabled plugin is constructed and its tables exist,
+    before the bus delivers events. Register scheduler jobs and restore state here."""
+
+
+@hookspec
+def economy_shutdown() -> None:
+    """Async broadcast at clean shutdown, in reverse registration order, after the last event was
+    handled and before the outbox is flushed and the database closed."""
+
+
+@hookspec
+def economy_room_seeded(snapshot: RoomSnapshot) -> None:
+    """Async broadcast. The room's current occupants (start-up, or the robot restarted). Seed
+    state from it; pay no arrival rewards for these users."""
+
+
+@hookspec
+def economy_user_joined(event: UserJoined) -> None:
+    """Async broadcast. A user entered the room (never the bot or an ignored user)."""
+
+
+@hookspec
+def economy_user_left(event: UserLeft) -> None:
+    """Async broadcast. A user left the room."""
+
+
+@hookspec
+def economy_chat_message(event: ChatMessage) -> None:
+    """Async broadcast. A public chat line from a human (not the bot, not ignored, not shadowed)."""
+
+
+@hookspec
+def economy_media_changed(event: MediaChanged) -> None:
+    """Async broadcast. The playing media changed."""
+
+
+@hookspec
+def economy_transaction_committed(postings: Sequence[Posting]) -> None:
+    """Async broadcast after a ledger transaction committed, with its postings. Read-only
+    observers (metrics, rank checks); never called for rolled-back work."""
+
+
+@hookspec
+def economy_award_multiplier(award: AwardRequest) -> list[Multiplier] | Multiplier | None:
+    """Async collect. Factors for an activity earning that is about to be paid; the core
+    multiplies them (clamped to the range the core allows) and records them in the posting's
+    metadata. Must be read-only."""
+
+
+@hookspec
+def economy_before_command(call: CommandCall) -> str | None:
+    """Async first. Return a refusal text to stop the command (the text is replied); None lets
+    it run. The first non-None answer wins."""
+
+
+@hookspec
+def economy_profile_fields(channel: str, username: str) -> list[ProfileField] | None:
+    """Async collect. Lines about a user for ``profile`` (and well-known keys such as ``rank``
+    and ``streak`` that ``balance`` shows)."""
+
+
+@hookspec
+def economy_reward_lines(channel: str) -> list[str] | None:
+    """Async collect. Human-readable "what earns what" lines for the ``rewards`` command."""
+
+
+@hookspec
+def economy_day_closed(channel: str, day: date) -> None:
+    """Async broadcast at the channel's local midnight with the day that just ended."""
+
+
+@hookspec
+def economy_config_reloaded(config: Any) -> None:
+    """Async broadcast after a successful reload; ``config`` is the plugin's new section.
+    The plugin's ``ctx.config`` already holds the new value."""
+
+
+@hookspec(firstresult=True)
+def economy_format_amount(amount: int) -> str | None:
+    """Sync, first result wins: how to render an amount of the currency (default ``"N Z"``)."""

@@ -1,0 +1,109 @@
+"""Finding, loading and registering plugins.
+
+Plugins are classes published in the ``cytube_economy.plugins`` entry-point group (our built-ins
+too). The entry-point name is the plugin's name: its toggle in ``[plugins] enabled``, its config
+section, its table prefix, its logger and metric prefix. Only enabled entry points are ever
+``load()``ed; the others are blocked by name in the plugin manager.
+
+A plugin class may declare:
+
+- ``Config``: an attrs class for its ``[plugins.<name>]`` section (omit for none);
+- ``metadata``: a SQLAlchemy ``MetaData`` whose tables are all named ``<name>_*``;
+- ``schema_version`` (default 1) and ``upgrades``: ``{version: fn(sync_connection)}``;
+- ``__init__(self, ctx)``: it receives its :class:`~economy_core.context.PluginContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "cytube_economy.plugins"
+
+
+class PluginLoadError(RuntimeError):
+    """A plugin could not be found, loaded or accepted; the message says which and why."""
+
+
+@attrs.frozen
+class PluginInfo:
+    """A plugin class and the name it is known by."""
+
+    name: str
+    cls: type
+    version: str = ""
+
+    @property
+    def config_class(self) -> type | None:
+        return getattr(self.cls, "Config", None)
+
+
+def installed_entry_points() -> dict[str, EntryPoint]:
+    """Every plugin entry point installed, by name (nothing is imported)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_plugins(names: Sequence[str],
+                 available: Mapping[str, EntryPoint] | None = None) -> list[PluginInfo]:
+    """Load the named plugins' classes from their entry points, in the given order.
+
+    Unknown names fail with the list of installed plugins; an import error names the plugin.
+    """
+    eps = dict(available) if available is not None else installed_entry_points()
+    unknown = [n for n in names if n not in eps]
+    if unknown:
+        listed = ", ".join(sorted(eps)) or "none"
+        raise PluginLoadError(
+            f"unknown plugin(s) in plugins.enabled: {', '.join(unknown)}; installed: {listed}")
+    infos: list[PluginInfo] = []
+    for name in names:
+        ep = eps[name]
+        try:
+            cls = ep.load()
+        except Exception as exc:
+            raise PluginLoadError(f"plugin {name!r} ({ep.value}) failed to import: {exc}") from exc
+        if not isinstance(cls, type):
+            raise PluginLoadError(f"plugin {name!r}: entry point {ep.value} is not a class")
+        version = ep.dist.version if ep.dist is not None else ""
+        infos.append(PluginInfo(name, cls, version))
+    return infos
+
+
+def infos_from_classes(classes: Iterable[type]) -> list[PluginInfo]:
+    """Plugin infos for classes given directly (tests): each class's ``name`` attribute names it."""
+    infos = []
+    for cls in classes:
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginLoadError(f"plugin class {cls.__qualname__} has no 'name' attribute")
+        infos.append(PluginInfo(name, cls))
+    return infos
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager with the core hook specs (one per app, never global)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def register(pm: pluggy.PluginManager, name: str, instance: Any) -> None:
+    """Register a constructed plugin; misspelt hook names fail here, naming the plugin."""
+    try:
+        pm.register(instance, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginLoadError(f"plugin {name!r}: {exc}") from exc
+
+
+def hook_names(pm: pluggy.PluginManager, name: str) -> list[str]:
+    """The hooks a registered plugin implements."""
+    plugin = pm.get_plugin(name)
+    callers = pm.get_hookcallers(plugin) or []
+    return sorted(c.name for c in callers)

@@ -78,6 +78,24 @@ class Awards:
                         key: str | None = None,
                         metadata: Mapping[str, Any] | None = None) -> list[Paid]:
         """Pay many users in ONE ledger transaction; returns one :class:`Paid` per item."""
+        paid, awards = await self.quote_many(channel, items, trigger_id=trigger_id, type=type,
+                                             reason=reason, multiply=multiply,
+                                             related_user=related_user, metadata=metadata)
+        if awards:
+            await self._ledger.credit_many(channel, awards, key=key)
+        return paid
+
+    async def quote_many(self, channel: str, items: Sequence[tuple[str, float]], *,
+                         trigger_id: str, type: str = "earn", reason: str = "",
+                         multiply: bool = True, related_user: str | None = None,
+                         metadata: Mapping[str, Any] | None = None
+                         ) -> tuple[list[Paid], list[Award]]:
+        """Apply multipliers and accumulators and return the awards to credit, without paying.
+
+        For callers that write the awards together with their own rows in one transaction
+        (``ledger.atomic``). The accumulators are already advanced: if the caller's write
+        fails, less than 1 unit per user is lost, never created.
+        """
         if any(not math.isfinite(base) or base < 0 for _, base in items):
             raise ValueError("award bases must be finite and >= 0")
         paid: list[Paid] = []
@@ -95,6 +113,4 @@ class Awards:
             awards.append(Award(username=username, amount=whole, type=type, kind=Kind.EARN,
                                 reason=reason, trigger_id=trigger_id,
                                 related_user=related_user, metadata=meta))
-        if awards:
-            await self._ledger.credit_many(channel, awards, key=key)
-        return paid
+        return paid, awards

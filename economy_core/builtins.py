@@ -59,15 +59,15 @@ class CoreCommands:
             if cmd.spec.long_help and cmd.spec.long_help != cmd.spec.help:
                 lines.append(cmd.spec.long_help)
             return ["\n".join(lines)]
-        lines = [f"💰 {self._currency.name} bot: earn {self._currency.plural} by hanging out "
-                 "and chatting. PM me one of these:"]
-        for cmd in sorted(self._router.commands(), key=lambda c: (c.plugin != "core", c.plugin,
-                                                                  c.spec.name)):
+        groups: dict[str, list[str]] = {}
+        for cmd in self._router.commands():
             if cmd.spec.admin and not call.is_admin:
                 continue
-            tag = " (admin)" if cmd.spec.admin else ""
-            lines.append(f"• {cmd.spec.name}{tag}: {cmd.spec.help}")
-        lines.append("…and a few surprises. 'help <command>' explains one.")
+            groups.setdefault(cmd.plugin, []).append(cmd.spec.name)
+        order = sorted(groups, key=lambda plugin: (plugin == "core", plugin))
+        lines = [f"💰 Earn {self._currency.plural} by hanging out and chatting. PM me:"]
+        lines += [f"• {', '.join(sorted(groups[plugin]))}" for plugin in order]
+        lines.append("'help <command>' explains one. There may be a few surprises…")
         return ["\n".join(lines)]
 
     @command("about", help="Version and uptime of this bot")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .awards import Awards
 from .clock import Clock
 from .config import CoreConfig
+from .dispatch import Dispatcher
 from .identity import Identity
 from .ledger import Ledger
 from .metrics import PluginMetrics
@@ -62,11 +63,31 @@ class PluginScheduler:
         return self._scheduler.every(seconds, fn, name=name, owner=self._owner, jitter=jitter,
                                      first_in=first_in)
 
+    def once(self, delay_seconds: float, fn: JobFn, *, name: str) -> Job:
+        return self._scheduler.once(delay_seconds, fn, name=name, owner=self._owner)
+
     def daily(self, at: time, fn: JobFn, *, name: str) -> Job:
         return self._scheduler.daily(at, fn, name=name, owner=self._owner)
 
     def cron(self, expression: str, fn: JobFn, *, name: str) -> Job:
         return self._scheduler.cron(expression, fn, name=name, owner=self._owner)
+
+
+class PluginHooks:
+    """Asking the other plugins through hooks (the only way plugins meet, besides the ledger).
+
+    ``collect`` gathers the non-None answers of every implementation (lists flattened);
+    ``first`` returns the first non-None answer. Failures are isolated and counted as usual.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        return await self._dispatcher.collect(hook_name, **kwargs)
+
+    async def first(self, hook_name: str, **kwargs: Any) -> Any:
+        return await self._dispatcher.first(hook_name, **kwargs)
 
 
 @attrs.frozen
@@ -88,6 +109,7 @@ class PluginContext(Generic[C]):
     metrics: PluginMetrics
     format_amount: Callable[[int], str]
     request: Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
+    hooks: PluginHooks
 
     @property
     def tz(self) -> tzinfo:

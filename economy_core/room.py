@@ -27,11 +27,14 @@ class Room:
         self.channel = channel
         self._users: dict[str, RoomUser] = {}
         self._ranks: dict[str, int] = {}
+        self.seeded = False
+        """True once a room snapshot arrived (the occupants are known, not guessed)."""
 
     def apply(self, event: Event) -> None:
         """Update the occupants from one inbound event (other event types are ignored)."""
         if isinstance(event, RoomSnapshot):
             self._users = {user_key(u.username): u for u in event.users}
+            self.seeded = True
             for u in event.users:
                 self._ranks[user_key(u.username)] = u.rank
         elif isinstance(event, UserJoined):

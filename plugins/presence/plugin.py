@@ -1,0 +1,387 @@
+"""The presence plugin: sessions, arrival rewards, the per-minute tick and dwell milestones.
+
+Sessions live in memory per channel and are rebuilt from the room snapshot after a restart (no
+arrival rewards for those users). A ``userleave`` makes a session *departing*: it earns nothing and
+a rejoin within ``join_debounce_minutes`` resumes it silently; otherwise the tick closes it.
+
+Money safety:
+
+- the welcome wallet is one ledger credit with the idempotency key ``presence:welcome:<user>``,
+  so duplicate joins, restarts and races pay it once per user, ever;
+- the welcome-back bonus is keyed by the ``last_seen`` it rewards, so one absence pays once;
+- each tick is ONE ledger transaction: every present user's pay, their ``minutes_present`` day
+  counter, milestone claims (a ``presence_milestones`` row per (user, day, hour): a claim that
+  exists already is not paid again) and ``last_seen``.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from economy_core.context import PluginContext
+from economy_core.events import ChatMessage, RoomSnapshot, UserJoined, UserLeft, user_key
+from economy_core.hookspecs import hookimpl
+from economy_core.hooktypes import ProfileField
+from economy_core.ledger import Award, Kind
+from economy_core.text import render
+
+from . import tables
+from .config import PresenceConfig
+
+TICK_SECONDS = 60
+"""One tick pays one minute of presence."""
+TICK_WARN_SECONDS = 5.0
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@attrs.define
+class Session:
+    """One user's stay in a room."""
+
+    username: str
+    day: date
+    minutes_today: int
+    last_chat: datetime | None = None
+    departing_since: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.departing_since is None
+
+
+def format_minutes(minutes: int) -> str:
+    hours, mins = divmod(minutes, 60)
+    return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
+
+
+class Presence:
+    """Pays for being in the room; see the module docstring."""
+
+    name = "presence"
+    Config = PresenceConfig
+    metadata = tables.metadata
+    schema_version = 1
+
+    def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
+        self.ctx = ctx
+        self.sessions: dict[str, dict[str, Session]] = {c: {} for c in ctx.channels}
+        self.departed: dict[tuple[str, str], datetime] = {}
+        self.ticks = 0
+
+    @property
+    def cfg(self) -> PresenceConfig:
+        return self.ctx.config
+
+    def _today(self) -> date:
+        return self.ctx.clock.local_date(self.ctx.tz)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @hookimpl
+    async def economy_startup(self) -> None:
+        self.ctx.scheduler.every(TICK_SECONDS, self.tick, name="tick")
+
+    @hookimpl
+    async def economy_shutdown(self) -> None:
+        now = self.ctx.clock.now()
+        for channel, sessions in self.sessions.items():
+            keys = [user_key(s.username) for s in sessions.values() if s.live]
+            await self._touch(channel, keys, now)
+
+    # -- room events ----------------------------------------------------------------------------
+
+    @hookimpl
+    async def economy_room_seeded(self, snapshot: RoomSnapshot) -> None:
+        """Everyone in the snapshot is present (no arrival rewards); sessions of users missing
+        from it are departing (they left while we could not see)."""
+        now = self.ctx.clock.now()
+        sessions = self.sessions.setdefault(snapshot.channel, {})
+        present = {user_key(u.username): u.username for u in snapshot.users}
+        for key, session in sessions.items():
+            if key not in present and session.live:
+                session.departing_since = now
+        new = [name for key, name in present.items() if key not in sessions]
+        minutes = await self._minutes_today(snapshot.channel, new)
+        for key, name in present.items():
+            session = sessions.get(key)
+            if session is None:
+                sessions[key] = Session(name, self._today(), minutes.get(key, 0))
+            else:
+                session.departing_since = None
+        await self._remember(snapshot.channel, new, now)
+
+    @hookimpl
+    async def economy_user_joined(self, event: UserJoined) -> None:
+        channel, key, now = event.channel, user_key(event.username), event.at
+        sessions = self.sessions.setdefault(channel, {})
+        session = sessions.get(key)
+        if session is not None:
+            session.departing_since = None  # live: a duplicate join; departing: a resume
+            return
+        left_at = self.departed.pop((channel, key), None)
+        row = await self._user_row(channel, key)
+        last_seen = aware(row.last_seen) if row is not None else None
+        if left_at is None:
+            left_at = last_seen
+        absence = (now - left_at) if left_at is not None else None
+        genuine = absence is None or absence >= timedelta(minutes=self.cfg.join_debounce_minutes)
+        minutes = await self._minutes_today(channel, [event.username])
+        sessions[key] = Session(event.username, self._today(), minutes.get(key, 0))
+        await self._remember(channel, [event.username], now)
+        if genuine and not self.ctx.identity.is_banned(channel, event.username):
+            await self._arrive(channel, event.username, last_seen, now)
+
+    async def _arrive(self, channel: str, username: str, last_seen: datetime | None,
+                      now: datetime) -> None:
+        """A genuine arrival: the welcome wallet (once ever), else a welcome-back bonus."""
+        wallet = self.cfg.welcome_wallet
+        if wallet.enabled and wallet.amount > 0:
+            result = await self.ctx.ledger.credit(
+                channel, username, wallet.amount, type="welcome_wallet", kind=Kind.EARN,
+                trigger_id="onboarding.welcome_wallet", reason="welcome wallet",
+                key=f"presence:welcome:{user_key(username)}")
+            if not result.replayed:
+                text = self._notice(wallet.message, wallet.amount, username)
+
+                async def send_welcome() -> None:
+                    self.ctx.outbox.notify(channel, username, text, transactional=True)
+
+                self.ctx.scheduler.once(wallet.delay_seconds, send_welcome,
+                                        name=f"welcome:{user_key(username)}")
+                return
+        back = self.cfg.welcome_back
+        if (back.enabled and back.bonus > 0 and last_seen is not None
+                and now - last_seen >= timedelta(days=back.days_absent)):
+            result = await self.ctx.ledger.credit(
+                channel, username, back.bonus, type="welcome_back", kind=Kind.EARN,
+                trigger_id="retention.welcome_back", reason="welcome back",
+                key=f"presence:welcome_back:{user_key(username)}:{last_seen.isoformat()}")
+            if not result.replayed:
+                self.ctx.outbox.notify(channel, username,
+                                       self._notice(back.message, back.bonus, username))
+
+    @hookimpl
+    async def economy_user_left(self, event: UserLeft) -> None:
+        session = self.sessions.get(event.channel, {}).get(user_key(event.username))
+        if session is not None and session.live:
+            session.departing_since = event.at
+            await self._touch(event.channel, [user_key(event.username)], event.at)
+
+    @hookimpl
+    async def economy_chat_message(self, event: ChatMessage) -> None:
+        session = self.sessions.get(event.channel, {}).get(user_key(event.username))
+        if session is not None:
+            session.last_chat = event.at
+
+    # -- the tick -------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Pay everyone present, in one ledger transaction per channel."""
+        started = _time.perf_counter()
+        for channel in list(self.sessions):
+            await self._tick_channel(channel)
+        self.ticks += 1
+        elapsed = _time.perf_counter() - started
+        if elapsed > TICK_WARN_SECONDS:
+            self.ctx.log.warning("presence tick took %.1f s for %d user(s)", elapsed,
+                                 sum(len(s) for s in self.sessions.values()))
+
+    def _close_departed(self, channel: str, now: datetime) -> None:
+        window = timedelta(minutes=self.cfg.join_debounce_minutes)
+        sessions = self.sessions[channel]
+        for key in [k for k, s in sessions.items()
+                    if s.departing_since is not None and now - s.departing_since >= window]:
+            left_at = sessions.pop(key).departing_since
+            assert left_at is not None
+            self.departed[(channel, key)] = left_at
+
+    def _rate(self, channel: str, session: Session, now: datetime) -> float:
+        cfg = self.cfg
+        room_user = self.ctx.rooms[channel].get(session.username) if channel in \
+            self.ctx.rooms.channels else None
+        afk = room_user.afk if room_user is not None else False
+        active = (session.last_chat is not None and not afk
+                  and now - session.last_chat <= timedelta(minutes=cfg.afk_threshold_minutes))
+        return cfg.base_rate_per_minute + (cfg.active_bonus_per_minute if active else 0.0)
+
+    def _night_factor(self, now: datetime) -> float:
+        night = self.cfg.night_watch
+        if night.enabled and now.astimezone(self.ctx.tz).hour in night.hours:
+            return night.multiplier
+        return 1.0
+
+    async def _tick_channel(self, channel: str) -> None:
+        now = self.ctx.clock.now()
+        today = self._today()
+        self._close_departed(channel, now)
+        live = [s for s in self.sessions[channel].values()
+                if s.live and not self.ctx.identity.is_banned(channel, s.username)]
+        if not live:
+            return
+        for session in live:
+            if session.day != today:
+                session.day, session.minutes_today = today, 0
+        night = self._night_factor(now)
+        items = [(s.username, self._rate(channel, s, now) * night) for s in live]
+        metadata = {"night_watch": night} if night != 1.0 else None
+        _, pay = await self.ctx.awards.quote_many(channel, items, trigger_id="presence.base",
+                                                  type="earn", reason="presence",
+                                                  metadata=metadata)
+        minutes_added = 1
+        crossed = self._crossed_milestones(live, minutes_added)
+
+        async def write(tx: Any) -> list[tuple[Session, int, int]]:
+            paid_milestones = await self._claim_milestones(tx.conn, channel, today, crossed)
+            awards = list(pay) + [
+                Award(username=s.username, amount=amount, type="milestone", kind=Kind.EARN,
+                      trigger_id=f"dwell.{hours}h", reason=f"{hours} hour(s) present today")
+                for s, hours, amount in paid_milestones if amount > 0]
+            if awards:
+                await tx.credit_many(channel, awards)
+            await tx.bump_daily_many(channel, today, "minutes_present",
+                                     [s.username for s in live], minutes_added)
+            await tx.conn.execute(
+                tables.users.update()
+                .where(tables.users.c.channel == sa.bindparam("b_channel"),
+                       tables.users.c.user_key == sa.bindparam("b_key"))
+                .values(last_seen=sa.bindparam("b_seen"), username=sa.bindparam("b_name")),
+                [{"b_channel": channel, "b_key": user_key(s.username), "b_seen": now,
+                  "b_name": s.username} for s in live])
+            return paid_milestones
+
+        paid = await self.ctx.ledger.atomic(write)
+        for session in live:
+            session.minutes_today += minutes_added
+        for session, hours, amount in paid:
+            if amount > 0:
+                self.ctx.outbox.notify(channel, session.username, render(
+                    self.cfg.milestone_message, f"+{amount} for {hours} hour(s) today",
+                    hours=hours, amount=amount, currency=self._currency(amount),
+                    user=session.username))
+
+    def _crossed_milestones(self, live: Sequence[Session],
+                            minutes_added: int) -> list[tuple[Session, int, int]]:
+        out = []
+        for session in live:
+            before, after = session.minutes_today, session.minutes_today + minutes_added
+            for hours, amount in sorted(self.cfg.hourly_milestones.items()):
+                if before < hours * 60 <= after:
+                    out.append((session, hours, amount))
+        return out
+
+    async def _claim_milestones(self, conn: Any, channel: str, day: date,
+                                crossed: list[tuple[Session, int, int]]
+                                ) -> list[tuple[Session, int, int]]:
+        """Insert a claim row per crossed milestone; return only those not claimed before."""
+        if not crossed:
+            return []
+        m = tables.milestones
+        keys = {user_key(s.username) for s, _, _ in crossed}
+        existing = {(k, h) for k, h in await conn.execute(
+            sa.select(m.c.user_key, m.c.hours).where(
+                m.c.channel == channel, m.c.day == day, m.c.user_key.in_(keys)))}
+        fresh = [(s, h, a) for s, h, a in crossed if (user_key(s.username), h) not in existing]
+        if fresh:
+            await conn.execute(m.insert(), [
+                {"channel": channel, "user_key": user_key(s.username), "day": day, "hours": h}
+                for s, h, _ in fresh])
+        return fresh
+
+    # -- storage helpers ------------------------------------------------------------------------
+
+    async def _user_row(self, channel: str, key: str) -> Any:
+        async with self.ctx.db.connect() as conn:
+            result = await conn.execute(sa.select(tables.users).where(
+                tables.users.c.channel == channel, tables.users.c.user_key == key))
+            return result.first()
+
+    async def _remember(self, channel: str, usernames: Sequence[str], now: datetime) -> None:
+        """Make sure each user has a row (first_seen kept, last_seen = now)."""
+        if not usernames:
+            return
+        u = tables.users
+        by_key = {user_key(n): n for n in usernames}
+        async with self.ctx.db.begin() as conn:
+            known = {k for (k,) in await conn.execute(sa.select(u.c.user_key).where(
+                u.c.channel == channel, u.c.user_key.in_(list(by_key))))}
+            new = [{"channel": channel, "user_key": k, "username": n, "first_seen": now,
+                    "last_seen": now} for k, n in by_key.items() if k not in known]
+            if new:
+                await conn.execute(u.insert(), new)
+
+    async def _touch(self, channel: str, keys: Sequence[str], now: datetime) -> None:
+        if not keys:
+            return
+        u = tables.users
+        async with self.ctx.db.begin() as conn:
+            await conn.execute(
+                u.update().where(u.c.channel == sa.bindparam("b_channel"),
+                                 u.c.user_key == sa.bindparam("b_key"))
+                .values(last_seen=sa.bindparam("b_seen")),
+                [{"b_channel": channel, "b_key": k, "b_seen": now} for k in keys])
+
+    async def _minutes_today(self, channel: str, usernames: Sequence[str]) -> dict[str, int]:
+        if not usernames:
+            return {}
+        found: dict[str, int] = await self.ctx.ledger.daily_many(
+            channel, self._today(), "minutes_present", usernames)
+        return found
+
+    def _currency(self, amount: int) -> str:
+        currency = self.ctx.core.currency
+        return currency.name if amount == 1 else currency.plural
+
+    def _notice(self, template: str, amount: int, username: str) -> str:
+        return render(template, f"+{self.ctx.format_amount(amount)}", amount=amount,
+                      currency=self._currency(amount), user=username)
+
+    # -- what other plugins and commands can ask ------------------------------------------------
+
+    @hookimpl
+    async def economy_profile_fields(self, channel: str, username: str) -> list[ProfileField]:
+        key = user_key(username)
+        fields = []
+        session = self.sessions.get(channel, {}).get(key)
+        minutes = session.minutes_today if session is not None and session.day == self._today() \
+            else (await self._minutes_today(channel, [username])).get(key, 0)
+        fields.append(ProfileField("presence.today", "Here today", format_minutes(minutes), 40))
+        row = await self._user_row(channel, key)
+        if row is not None:
+            fields.append(ProfileField("presence.first_seen", "First seen",
+                                       aware(row.first_seen).date().isoformat(), 80))
+            here = session is not None and session.live
+            fields.append(ProfileField("presence.last_seen", "Last seen",
+                                       "here now" if here else
+                                       aware(row.last_seen).strftime("%Y-%m-%d %H:%M UTC"), 81))
+        return fields
+
+    @hookimpl
+    def economy_reward_lines(self, channel: str) -> list[str]:
+        cfg = self.cfg
+        fmt = self.ctx.format_amount
+        rate = cfg.base_rate_per_minute
+        lines = [f"Being here: {rate:g} {self.ctx.core.currency.symbol} per minute"
+                 + (f" (+{cfg.active_bonus_per_minute:g} while chatting)"
+                    if cfg.active_bonus_per_minute else "")]
+        if cfg.night_watch.enabled and cfg.night_watch.multiplier != 1.0:
+            hours = ", ".join(str(h) for h in cfg.night_watch.hours)
+            lines.append(f"Night watch: ×{cfg.night_watch.multiplier:g} at hours {hours}")
+        if cfg.hourly_milestones:
+            parts = [f"{h}h {fmt(a)}" for h, a in sorted(cfg.hourly_milestones.items())]
+            lines.append("Time here today: " + ", ".join(parts))
+        if cfg.welcome_wallet.enabled and cfg.welcome_wallet.amount:
+            lines.append(f"Welcome wallet: {fmt(cfg.welcome_wallet.amount)} once")
+        if cfg.welcome_back.enabled and cfg.welcome_back.bonus:
+            lines.append(f"Back after {cfg.welcome_back.days_absent}+ days: "
+                         f"{fmt(cfg.welcome_back.bonus)}")
+        return lines

@@ -1,0 +1,5 @@
+"""Wallet: balance, history, leaderboards, profiles and the rewards list (entry point ``wallet``)."""
+
+from .plugin import Wallet, WalletConfig
+
+__all__ = ["Wallet", "WalletConfig"]

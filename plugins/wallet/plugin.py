@@ -1,0 +1,160 @@
+"""The wallet plugin: what a user can ask about money.
+
+``balance`` (with rank and streak when plugins answer the profile hook with those keys),
+``history [n]``, ``top [category]``, ``profile [@user]`` assembled from every plugin's profile
+fields, and ``rewards`` assembled from every plugin's reward lines. It reads the ledger only; it
+never moves money.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from economy_core.commands import CommandCall, Username, command
+from economy_core.config import setting
+from economy_core.context import PluginContext
+from economy_core.hooktypes import ProfileField
+from economy_core.ledger import Posting
+
+MEDALS = ("🥇", "🥈", "🥉")
+
+READABLE_TYPES = {
+    "earn": "earned",
+    "milestone": "milestone",
+    "welcome_wallet": "welcome wallet",
+    "welcome_back": "welcome back",
+    "streak_bonus": "streak bonus",
+    "spend": "spent",
+    "wager": "wager",
+    "gamble_win": "winnings",
+    "tip_send": "tip sent",
+    "tip_receive": "tip received",
+    "refund": "refund",
+    "admin_grant": "admin grant",
+    "admin_deduct": "admin deduction",
+    "rain": "rain",
+}
+
+CATEGORIES = {
+    "earners": "today", "today": "today",
+    "rich": "balance", "balance": "balance", "balances": "balance",
+    "lifetime": "lifetime", "all": "lifetime",
+}
+"""Leaderboard words users may type → what is ranked."""
+
+
+@attrs.frozen
+class WalletConfig:
+    history_default: int = setting(5, validator=attrs.validators.in_(range(1, 51)),
+                                   help="Transactions `history` shows without a number")
+    history_max: int = setting(20, validator=attrs.validators.in_(range(1, 101)),
+                               help="The most transactions one `history` reply shows")
+    top_size: int = setting(10, validator=attrs.validators.in_(range(1, 26)),
+                            help="Entries on a leaderboard")
+
+
+def describe(posting: Posting) -> str:
+    """A transaction as a user reads it: what it was for, in words."""
+    what = posting.reason or READABLE_TYPES.get(posting.type, posting.type.replace("_", " "))
+    if posting.related_user and posting.related_user.casefold() not in what.casefold():
+        what += f" ({posting.related_user})"
+    return what
+
+
+class Wallet:
+    """Balance, history, leaderboards, profiles, rewards."""
+
+    name = "wallet"
+    Config = WalletConfig
+
+    def __init__(self, ctx: PluginContext[WalletConfig]) -> None:
+        self.ctx = ctx
+
+    async def _fields(self, channel: str, username: str) -> list[ProfileField]:
+        answers = await self.ctx.hooks.collect("economy_profile_fields", channel=channel,
+                                               username=username)
+        fields = [f for f in answers if isinstance(f, ProfileField)]
+        return sorted(fields, key=lambda f: (f.order, f.key))
+
+    @command("balance", help="Your balance", aliases=("bal",))
+    async def balance(self, call: CommandCall) -> str:
+        fmt = self.ctx.format_amount
+        balance = await self.ctx.ledger.balance(call.channel, call.username)
+        parts = [f"💰 {call.username}: {fmt(balance)}"]
+        fields = {f.key: f for f in await self._fields(call.channel, call.username)}
+        if "rank" in fields:
+            parts.append(f"Rank: {fields['rank'].value}")
+        if "streak" in fields:
+            parts.append(f"Streak: {fields['streak'].value}")
+        return " · ".join(parts)
+
+    @command("history", help="Your last transactions: history [n]")
+    async def history(self, call: CommandCall, n: int | None = None) -> str:
+        cfg = self.ctx.config
+        count = cfg.history_default if n is None else n
+        if not 1 <= count <= cfg.history_max:
+            return f"history shows 1 to {cfg.history_max} transactions."
+        postings = await self.ctx.ledger.history(call.channel, call.username, limit=count)
+        if not postings:
+            return "📜 No transactions yet. Stay around and chat to earn!"
+        tz = self.ctx.tz
+        lines = [f"📜 Your last {len(postings)}:"]
+        for p in postings:
+            when = p.at.astimezone(tz).strftime("%m-%d %H:%M")
+            sign = "+" if p.amount > 0 else "−"
+            lines.append(f"{when} {sign}{self.ctx.format_amount(abs(p.amount))} {describe(p)}")
+        return "\n".join(lines)
+
+    @command("top", help="Leaderboard: top [earners|rich|lifetime]",
+             aliases=("leaderboard", "lb"))
+    async def top(self, call: CommandCall, category: str | None = None) -> str:
+        word = (category or "earners").lower()
+        kind = CATEGORIES.get(word)
+        if kind is None:
+            return ("Usage: top [earners|today|rich|balance|lifetime|all] "
+                    f"(no leaderboard called {word[:20]!r})")
+        size = self.ctx.config.top_size
+        fmt = self.ctx.format_amount
+        if kind == "today":
+            day = self.ctx.clock.local_date(self.ctx.tz)
+            rows = await self.ctx.ledger.top_daily(call.channel, day, "z_earned", limit=size)
+            title = "🏆 Top earners today"
+        elif kind == "balance":
+            rows = [(a.username, a.balance) for a in
+                    await self.ctx.ledger.top(call.channel, limit=size, by="balance")]
+            title = "🏆 Richest"
+        else:
+            rows = [(a.username, a.lifetime_earned) for a in
+                    await self.ctx.ledger.top(call.channel, limit=size, by="lifetime_earned")]
+            title = "🏆 Lifetime earners"
+        rows = [(name, value) for name, value in rows if value > 0]
+        if not rows:
+            return f"{title}: nobody yet."
+        lines = [f"{title}:"]
+        for i, (name, value) in enumerate(rows):
+            mark = MEDALS[i] if i < len(MEDALS) else f"{i + 1}."
+            lines.append(f"{mark} {name} {fmt(value)}")
+        return "\n".join(lines)
+
+    @command("profile", help="A user's profile: profile [@user]")
+    async def profile(self, call: CommandCall, user: Username | None = None) -> str:
+        who = user or call.username
+        account = await self.ctx.ledger.account(call.channel, who)
+        if account is None:
+            return f"No account for {who} yet."
+        fmt = self.ctx.format_amount
+        lines = [f"👤 {account.username}",
+                 f"Balance: {fmt(account.balance)}",
+                 f"Earned: {fmt(account.lifetime_earned)} · Spent: {fmt(account.lifetime_spent)}"]
+        for f in await self._fields(call.channel, account.username):
+            lines.append(f"{f.label}: {f.value}")
+        return "\n".join(lines)
+
+    @command("rewards", help="What earns what here")
+    async def rewards(self, call: CommandCall) -> str:
+        answers = await self.ctx.hooks.collect("economy_reward_lines", channel=call.channel)
+        lines = [str(a) for a in answers if a]
+        if not lines:
+            return "Nothing pays right now."
+        return "\n".join([f"🎁 Ways to earn {self.ctx.core.currency.plural}:",
+                          *(f"• {line}" for line in lines)])

@@ -100,6 +100,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(config, plugins, args.time_scale))
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    scene = None
+    if args.scene:
+        try:
+            scene = Path(args.scene).read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"cytube-economy demo: cannot read scene: {exc}", file=sys.stderr)
+            return 1
+    infos = installed_plugins()
+    defaults = {i.name: i.config_class for i in infos}
+    import tomllib
+
+    from .config import parse_config
+
+    config = parse_config(tomllib.loads(render_default_config(defaults, default_enabled())),
+                          schemas=defaults, source="<defaults>")
+    plugins = [i for i in infos if i.name in config.enabled]
+    _setup_logging(args.log_level or "WARNING")
+    try:
+        return asyncio.run(run_demo(config, plugins, speed=args.speed, scene=scene,
+                                    interactive=args.interactive))
+    except KeyboardInterrupt:
+        return 130
+
+
 def cmd_config_init(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else config_path(args.config)
     if target.exists() and not args.force:
@@ -210,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the clock this many times faster (demos)")
     run.set_defaults(func=cmd_run)
 
+    demo = sub.add_parser("demo", help="run the bot in a simulated room (local nats-server, "
+                          "temp database, shipped defaults)")
+    from .demo import add_arguments
+
+    add_arguments(demo)
+    demo.set_defaults(func=cmd_demo)
+
     config = sub.add_parser("config", help="write, check or show the config")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     init = config_sub.add_parser("init", help="write the complete default config")
@@ -239,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if args.command != "run":
+    if args.command not in ("run", "demo"):
         _setup_logging(args.log_level or os.environ.get("CYTUBE_ECONOMY_LOG_LEVEL", "WARNING"))
     result: int = args.func(args)
     return result

@@ -12,16 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from economy_core.clock import SystemClock  # noqa: E402
-from economy_core.db import make_engine, schema_versions, sqlite_url  # noqa: E402
-from economy_core.ledger import Award, Ledger, ledger_metadata  # noqa: E402
+from economy_core.clock import SystemClock
+from economy_core.db import make_engine, schema_versions, sqlite_url
+from economy_core.ledger import Award, Ledger, ledger_metadata
 
 
 async def _fresh(url: str) -> Ledger:

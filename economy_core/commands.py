@@ -34,8 +34,8 @@ Amount = NewType("Amount", int)
 Rest = NewType("Rest", str)
 """Everything after the previous arguments, as typed (must be the last argument)."""
 
-_NAME_RE = re.compile(r"^[\w-]{1,20}$")
-_INT_RE = re.compile(r"^[+-]?\d{1,15}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")  # CyTube names: ASCII word chars
+_INT_RE = re.compile(r"^[+-]?[0-9]{1,15}$")  # ASCII digits only (int() takes others)
 
 
 class ArgumentError(ValueError):

@@ -85,5 +85,10 @@ class Rooms:
             self._rooms[channel] = Room(channel)
         return self._rooms[channel]
 
+    def apply(self, event: Event) -> None:
+        """Route an event to its channel's room (every event names its channel)."""
+        self[event.channel].apply(event)
+
+    @property
     def channels(self) -> list[str]:
         return list(self._rooms)

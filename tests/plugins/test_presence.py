@@ -17,7 +17,7 @@ async def presence_app(make_app: MakeApp, config: dict | None = None,  # type: i
 
 
 async def history_types(app: AppHarness, user: str) -> list[tuple[str, int]]:
-    postings = await app.ledger.history(CHANNEL, user, limit=100)
+    postings = await app.ledger.history(CHANNEL, user, limit=10_000)
     return [(p.type, p.amount) for p in reversed(postings)]
 
 

@@ -7,7 +7,8 @@ each receives a :class:`~economy_core.context.PluginContext`.
 Events reach :meth:`EconomyApp.handle_event` in order (the bus queues them; the test kit awaits each
 one). A PM goes through the router and its replies into the outbox; every other event updates the
 room registry and is broadcast to the plugins' hooks. Ledger commits are observed through a second
-in-order queue, so a hook that itself moves money never waits on the ledger writer it is called from.
+in-order queue, so a hook that itself moves money never waits on the ledger writer that
+called it.
 
 Start-up order: database and core tables → plugins (tables, construction, registration) →
 ``economy_startup`` → day-close job → metrics endpoint → outbox → bus (which seeds the room from the
@@ -29,10 +30,10 @@ import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .awards import Awards
-from .builtins import CoreCommands
 from .clock import Clock, SystemClock
 from .config import AppConfig
 from .context import PluginContext, PluginHooks, PluginOutbox, PluginScheduler
+from .core_commands import CoreCommands
 from .db import check_table_prefix, make_engine, migrate
 from .dispatch import Dispatcher
 from .events import (
@@ -285,7 +286,8 @@ class EconomyApp:
             hook = EVENT_HOOKS.get(type(event))
             if hook is not None:
                 name, arg = hook
-                await self.dispatcher.broadcast(name, **{arg: event})
+                kwargs: dict[str, Any] = {arg: event}
+                await self.dispatcher.broadcast(name, **kwargs)
             return []
 
     async def _handle_pm(self, pm: PrivateMessage) -> list[str]:

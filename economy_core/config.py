@@ -22,7 +22,6 @@ Contracts:
 """
 
 # setting() is an attrs field specifier (like attrs.field), which RUF009 cannot know:
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 

@@ -63,7 +63,10 @@ class ChatMessage:
 
 @attrs.frozen
 class PrivateMessage:
-    """A PM to the bot (CyTube ``pm``). ``rank`` is the sender's channel rank as the core knows it."""
+    """A PM to the bot (CyTube ``pm``).
+
+    ``rank`` is the sender's channel rank as the core knows it.
+    """
 
     channel: str
     username: str

@@ -19,8 +19,8 @@ from .events import ChatMessage, MediaChanged, RoomSnapshot, UserJoined, UserLef
 
 if TYPE_CHECKING:
     from .commands import CommandCall
-    from .ledger import Posting
     from .hooktypes import AwardRequest, Multiplier, ProfileField
+    from .ledger import Posting
 
 PROJECT = "cytube_economy"
 hookspec = pluggy.HookspecMarker(PROJECT)

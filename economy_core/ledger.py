@@ -537,6 +537,8 @@ class _Sql:
         self.cap_inc = q(_CAP_INC)
         self.cap_return = q(_CAP_RETURN)
         self._accounts_in: dict[int, str] = {}
+        self.accounts_any = ("SELECT user_key, balance, username FROM core_accounts "
+                             "WHERE channel = $1 AND user_key = ANY($2::varchar[])")
 
     def q(self, sql: str) -> str:
         """``sql`` with this dialect's placeholders."""
@@ -793,9 +795,13 @@ async def _credit_awards(w: _Work, channel: str, checked: list[_Checked], tx_id:
         (channel, k, e[0], e[1], e[2], 0, 0, e[3], now_db, now_db) for k, e in per_user.items()])
     finals: dict[str, tuple[int, str]] = {}
     keys = list(per_user)
-    for part in _chunks(keys):
-        for row in await w.r.rows(w.sql.accounts_in(len(part)), (channel, *part)):
-            finals[row[0]] = (int(row[1]), row[2])
+    if w.sql.pg:  # one array parameter: one plan, one round trip
+        found = await w.r.rows(w.sql.accounts_any, (channel, keys))
+    else:
+        found = [row for part in _chunks(keys)
+                 for row in await w.r.rows(w.sql.accounts_in(len(part)), (channel, *part))]
+    for row in found:
+        finals[row[0]] = (int(row[1]), row[2])
     running = {k: finals[k][0] - per_user[k][1] for k in keys}
     specs: list[_Spec] = []
     for award, ukey, _, kind in checked:

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from aioprometheus import Counter, Gauge, Registry, render
+from aioprometheus.collectors import Counter, Gauge, Registry
+from aioprometheus.renderer import render
 
 
 class Metrics:
@@ -67,10 +68,12 @@ class PluginMetrics:
         self._made: dict[str, Any] = {}
 
     def counter(self, name: str, doc: str) -> Counter:
-        return self._make(Counter, name, doc)
+        counter: Counter = self._make(Counter, name, doc)
+        return counter
 
     def gauge(self, name: str, doc: str) -> Gauge:
-        return self._make(Gauge, name, doc)
+        gauge: Gauge = self._make(Gauge, name, doc)
+        return gauge
 
     def _make(self, kind: Any, name: str, doc: str) -> Any:
         full = f"{self.prefix}_{name}"

@@ -192,7 +192,7 @@ class Scheduler:
             sleeper = asyncio.ensure_future(
                 self.clock.sleep(min(wait, 60.0)) if due is not None else asyncio.sleep(3600))
             waker = asyncio.ensure_future(self._wake.wait())
-            done, pending = await asyncio.wait({sleeper, waker},
+            _, pending = await asyncio.wait({sleeper, waker},
                                                return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()

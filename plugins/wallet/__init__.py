@@ -1,4 +1,4 @@
-"""Wallet: balance, history, leaderboards, profiles and the rewards list (entry point ``wallet``)."""
+"""Wallet: balance, history, leaderboards, profiles, rewards (entry point ``wallet``)."""
 
 from .plugin import Wallet, WalletConfig
 

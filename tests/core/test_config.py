@@ -1,7 +1,6 @@
 """economy_core.config: strict TOML to attrs, env expansion, plugin sections, rendering."""
 
 # setting() is an attrs field specifier, which RUF009 cannot know:
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 

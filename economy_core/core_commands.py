@@ -8,8 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .clock import Clock
 from .commands import CommandCall, command
-from .identity import Identity
 from .config import CurrencyConfig
+from .identity import Identity
 from .router import CommandRouter
 
 

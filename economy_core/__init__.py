@@ -1,0 +1,1 @@
+"""cytube-economy: the kernel (config, ledger, clock, bus, router, plugin manager, metrics)."""

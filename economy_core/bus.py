@@ -1,0 +1,356 @@
+"""The bus adapter: kryten-py's ``KrytenClient`` in, typed core events out; PMs and chat out.
+
+It only translates and sends (no business logic). The one door for inbound events:
+
+- drops the bot's own events, ignored users, shadow-muted chat, channels not configured, and the
+  chat lines CyTube replays after a robot restart (older than our start or the robot's restart,
+  or already seen: same user, time and text);
+- unescapes CyTube's HTML and reduces ``<a href>`` links to their URL;
+- queues events and hands them to ``sink`` one at a time, in arrival order (kryten-py runs
+  handlers as concurrent tasks; each handler only appends to the queue, synchronously);
+- seeds the room from the robot's KV userlist after connecting and whenever the robot announces
+  a restart (``kryten.lifecycle.robot.startup``), and re-announces our own service then.
+
+NATS absent at start: one clear log line, then retries every ``retry_seconds``. NATS restarting
+mid-run: kryten-py (nats-py) reconnects; sends in the gap raise, and the outbox retries them.
+kryten-py's own chat throttle is set to 0 deliberately: the outbox owns pacing (WIRE.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .events import (
+    AfkChanged,
+    ChatMessage,
+    Event,
+    MediaChanged,
+    PrivateMessage,
+    RankChanged,
+    RoomSnapshot,
+    RoomUser,
+    UserJoined,
+    UserLeft,
+    user_key,
+)
+
+Sink = Callable[[Event], Awaitable[Any]]
+
+ROBOT_STARTUP = "kryten.lifecycle.robot.startup"
+REPLAY_SLACK = timedelta(seconds=2)
+_LINK = re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>.*?</a>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def clean_text(text: str) -> str:
+    """CyTube's HTML message → what the person typed (links reduced to their URL)."""
+    text = _LINK.sub(lambda m: html.unescape(m.group(1)), text)
+    text = _TAG.sub("", text)
+    return html.unescape(text).strip()
+
+
+class KrytenBus:
+    """See the module docstring. Implements :class:`economy_core.outbox.Transport`."""
+
+    def __init__(self, *, servers: Sequence[str], channels: Sequence[tuple[str, str]],
+                 bot_username: str, ignored_users: Iterable[str], sink: Sink, clock: Clock,
+                 user: str | None = None, password: str | None = None,
+                 retry_seconds: float = 2.0, log: logging.Logger | None = None) -> None:
+        self.servers = list(servers)
+        self.channels = {channel: domain for domain, channel in channels}
+        self._by_lower = {c.lower(): c for c in self.channels}
+        self.bot_key = user_key(bot_username)
+        self.ignored = {user_key(u) for u in ignored_users}
+        self._sink = sink
+        self._clock = clock
+        self._user = user
+        self._password = password
+        self.retry_seconds = retry_seconds
+        self._log = log or logging.getLogger("economy_core.bus")
+        self._client: Any = None
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = asyncio.Event()
+        self._paused = False
+        self._replay_cutoff = datetime.now(UTC)
+        self._seen_chat: deque[tuple[str, str, str]] = deque(maxlen=200)
+
+    # -- connection -----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set() and self._client is not None
+
+    def _client_config(self) -> dict[str, Any]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ours = version("cytube-economy")
+        except PackageNotFoundError:
+            ours = "0"
+        nats: dict[str, Any] = {"servers": self.servers, "max_reconnect_attempts": -1,
+                                "reconnect_time_wait": 1.0, "connect_timeout": 2}
+        if self._user:
+            nats["user"] = self._user
+            nats["password"] = self._password
+        return {
+            "nats": nats,
+            "channels": [{"domain": d, "channel": c} for c, d in self.channels.items()],
+            "service": {"name": "economy", "version": ours, "enable_heartbeat": False},
+            "log_level": "WARNING",
+            # The outbox paces every send; kryten-py's client-wide throttle would add 1-1.5 s
+            # per message on top of it (WIRE.md, pacing), so it is switched off here.
+            "chat_min_delay": 0.0,
+            "chat_jitter": 0.0,
+        }
+
+    async def start(self) -> None:
+        """Start consuming and connect in the background (returns at once)."""
+        self._tasks.append(asyncio.create_task(self._consume(), name="bus-consumer"))
+        self._tasks.append(asyncio.create_task(self._connect_loop(), name="bus-connect"))
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _connect_loop(self) -> None:
+        from kryten import KrytenClient
+
+        warned = False
+        while True:
+            client = KrytenClient(self._client_config(),
+                                  logger=logging.getLogger("economy_core.bus.kryten"))
+            self._register(client)
+            client._on_reconnected = self._on_reconnected  # re-read the room after a NATS gap
+            try:
+                await client.connect()
+            except Exception as exc:
+                if not warned:
+                    self._log.warning("NATS not reachable at %s (%s); retrying every %g s",
+                                      ", ".join(self.servers), exc, self.retry_seconds)
+                    warned = True
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            self._client = client
+            await client.subscribe(ROBOT_STARTUP, self._on_robot_startup)
+            self._connected.set()
+            self._log.info("connected to NATS at %s", ", ".join(self.servers))
+            await self.seed_rooms()
+            return
+
+    async def _on_reconnected(self) -> None:
+        self._log.info("NATS connection restored; re-reading the room")
+        await self.seed_rooms()
+
+    async def _on_robot_startup(self, _msg: Any) -> None:
+        self._log.info("kryten-robot restarted; re-reading the room")
+        self._replay_cutoff = datetime.now(UTC)
+        await self.publish_startup()
+        await self.seed_rooms()
+
+    async def publish_startup(self) -> None:
+        """Announce our service again (after the robot restarted)."""
+        lifecycle = getattr(self._client, "_lifecycle", None)
+        if lifecycle is not None:
+            try:
+                await lifecycle.publish_startup()
+            except Exception as exc:
+                self._log.warning("could not publish our startup: %s", exc)
+
+    async def seed_rooms(self) -> None:
+        """Read each channel's userlist from the robot's KV and queue a RoomSnapshot."""
+        for channel in self.channels:
+            try:
+                users = await self._client.kv_get(f"kryten_{channel}_userlist", "users",
+                                                  default=None, parse_json=True)
+            except Exception as exc:
+                self._log.warning("room %s: robot state unavailable (%s); waiting for the "
+                                  "robot", channel, exc)
+                continue
+            if not isinstance(users, list):
+                self._log.warning("room %s: robot userlist missing; waiting for the robot",
+                                  channel)
+                continue
+            room = []
+            for entry in users:
+                if not isinstance(entry, dict) or not entry.get("name"):
+                    continue
+                name = str(entry["name"])
+                if self._dropped_user(name):
+                    continue
+                meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+                room.append(RoomUser(name, int(entry.get("rank", 0) or 0),
+                                     bool(meta.get("afk", False))))
+            self._put(RoomSnapshot(channel, tuple(room), self._clock.now()))
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    def _dropped_user(self, name: str) -> bool:
+        key = user_key(name)
+        return not key or key == self.bot_key or key in self.ignored
+
+    def _channel(self, event: Any) -> str | None:
+        return self._by_lower.get(str(getattr(event, "channel", "")).lower())
+
+    def _put(self, event: Event) -> None:
+        if not self._paused:
+            self._queue.put_nowait(event)
+
+    def _register(self, client: Any) -> None:
+        on = client.on
+
+        @on("chatmsg")
+        async def chat(ev: Any) -> None:
+            channel = self._channel(ev)
+            name = str(getattr(ev, "username", ""))
+            if channel is None or self._dropped_user(name) or getattr(ev, "shadow", False):
+                return
+            raw = str(getattr(ev, "message", ""))
+            stamp = getattr(ev, "timestamp", None)
+            if isinstance(stamp, datetime):
+                stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+                if stamp < self._replay_cutoff - REPLAY_SLACK:
+                    return
+            marker = (user_key(name), str(stamp), raw)
+            if marker in self._seen_chat:
+                return
+            self._seen_chat.append(marker)
+            text = clean_text(raw)
+            if not text or text.startswith("[server]"):
+                return
+            self._put(ChatMessage(channel, name, text, self._clock.now(), raw))
+
+        @on("pm")
+        async def pm(ev: Any) -> None:
+            channel = self._channel(ev)
+            name = str(getattr(ev, "username", ""))
+            if channel is None or self._dropped_user(name) or getattr(ev, "shadow", False):
+                return
+            text = clean_text(str(getattr(ev, "message", "")))
+            self._put(PrivateMessage(channel, name, text, self._clock.now(), 0))
+
+        @on("adduser")
+        async def join(ev: Any) -> None:
+            channel = self._channel(ev)
+            name = str(getattr(ev, "username", ""))
+            if channel is None or self._dropped_user(name):
+                return
+            self._put(UserJoined(channel, name, self._clock.now(),
+                                 int(getattr(ev, "rank", 0) or 0)))
+
+        @on("userleave")
+        async def leave(ev: Any) -> None:
+            channel = self._channel(ev)
+            name = str(getattr(ev, "username", ""))
+            if channel is None or self._dropped_user(name):
+                return
+            self._put(UserLeft(channel, name, self._clock.now()))
+
+        @on("changemedia")
+        async def media(ev: Any) -> None:
+            channel = self._channel(ev)
+            if channel is None:
+                return
+            self._put(MediaChanged(channel, str(getattr(ev, "media_type", "")),
+                                   str(getattr(ev, "media_id", "")),
+                                   clean_text(str(getattr(ev, "title", ""))),
+                                   int(getattr(ev, "duration", 0) or 0), self._clock.now()))
+
+        @on("setuserrank")
+        async def rank(ev: Any) -> None:
+            channel = self._channel(ev)
+            payload = getattr(ev, "payload", {}) or {}
+            name = str(payload.get("name", ""))
+            if channel is None or self._dropped_user(name):
+                return
+            self._put(RankChanged(channel, name, int(payload.get("rank", 0) or 0),
+                                  self._clock.now()))
+
+        @on("setafk")
+        async def afk(ev: Any) -> None:
+            channel = self._channel(ev)
+            payload = getattr(ev, "payload", {}) or {}
+            name = str(payload.get("name", ""))
+            if channel is None or self._dropped_user(name):
+                return
+            self._put(AfkChanged(channel, name, bool(payload.get("afk", False)),
+                                 self._clock.now()))
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self._sink(event)
+            except Exception:
+                self._log.exception("handling %s failed", type(event).__name__)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued event was handled."""
+        await self._queue.join()
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def _require(self) -> Any:
+        if not self.connected:
+            raise ConnectionError("not connected to NATS")
+        return self._client
+
+    async def send_pm(self, channel: str, username: str, text: str) -> None:
+        client = self._require()
+        await client.send_pm(channel, username, text, domain=self.channels.get(channel))
+
+    async def send_chat(self, channel: str, text: str) -> None:
+        client = self._require()
+        await client.send_chat(channel, text, domain=self.channels.get(channel))
+
+    async def request(self, subject: str, payload: dict[str, Any],
+                      timeout: float) -> dict[str, Any]:
+        client = self._require()
+        answer: dict[str, Any] = await client.nats_request(subject, payload, timeout=timeout)
+        return answer
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    async def pause(self) -> None:
+        """Stop taking events (sends still work, for the final outbox flush)."""
+        self._paused = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._queue.task_done()
+
+    async def stop(self) -> None:
+        self._paused = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        if self._client is not None:
+            try:
+                await self._client.disconnect()
+            except Exception as exc:
+                self._log.debug("disconnect: %s", exc)
+            self._client = None
+        self._connected.clear()
+
+
+def decode(data: bytes) -> Any:
+    """JSON from a NATS message body (helper for callers of raw subscriptions)."""
+    return json.loads(data.decode("utf-8"))

@@ -1,0 +1,174 @@
+"""A stand-in for kryten-robot on the wire (end-to-end tests and the demo).
+
+It uses kryten-py's ``KrytenClient`` too (publish, KV, request/reply), and publishes events exactly
+as the robot does: subject ``kryten.events.cytube.<channel>.<eventname>``, envelope
+``{event_name, payload, channel, domain, timestamp, correlation_id}``, chat text HTML-escaped,
+``time`` in milliseconds. It keeps the KV userlist (``kryten_<channel>_userlist``/``users``) the
+bot seeds from, answers ``state.userlist``/``state.user`` requests, and records
+the ``pm`` and ``say`` commands the bot sends (``kryten.robot.command``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+COMMAND_SUBJECT = "kryten.robot.command"
+"""Where kryten-py sends commands to the robot (``pm``, ``say``) and asks it for state."""
+
+
+def escape_like_cytube(text: str) -> str:
+    """CyTube escapes & < > " ' ( ) in chat and PM text."""
+    out = html.escape(text, quote=True).replace("&#x27;", "&#39;")
+    return out.replace("(", "&#40;").replace(")", "&#41;")
+
+
+class RobotStandIn:
+    """Plays kryten-robot for one channel; see the module docstring."""
+
+    def __init__(self, url: str, *, domain: str = "cytu.be", channel: str = "testroom",
+                 bot_username: str = "ZCoinBot") -> None:
+        self.url = url
+        self.domain = domain
+        self.channel = channel
+        self.bot_username = bot_username
+        self.users: dict[str, dict[str, Any]] = {}
+        self.sent_pms: list[tuple[str, str]] = []
+        self.sent_chat: list[str] = []
+        self.commands: list[dict[str, Any]] = []
+        self._client: Any = None
+
+    async def start(self) -> None:
+        from kryten import KrytenClient
+
+        self._client = KrytenClient(
+            {"nats": {"servers": [self.url]},
+             "channels": [{"domain": self.domain, "channel": self.channel}],
+             "log_level": "WARNING"},
+            logger=logging.getLogger("economy_core.robot.kryten"))
+        await self._client.connect()
+        await self._client.get_or_create_kv_bucket(self.bucket)
+        await self._client.subscribe(COMMAND_SUBJECT, self._on_command)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.disconnect()
+            self._client = None
+
+    @property
+    def bucket(self) -> str:
+        return f"kryten_{self.channel}_userlist"
+
+    # -- the robot's side of commands ---------------------------------------------------------
+
+    async def _on_command(self, msg: Any) -> None:
+        data = json.loads(msg.data.decode("utf-8"))
+        self.commands.append(data)
+        args = data.get("args", {})
+        if data.get("command") == "pm":
+            self.sent_pms.append((str(args.get("to", "")), str(args.get("msg", ""))))
+        elif data.get("command") == "say":
+            self.sent_chat.append(str(args.get("message", "")))
+        elif msg.reply:
+            answer = await self._on_state({**args, **data})
+            await self._client.publish(msg.reply, answer)
+
+    async def _on_state(self, request: dict[str, Any]) -> dict[str, Any]:
+        command = request.get("command")
+        if command == "state.userlist":
+            return {"success": True, "data": list(self.users.values())}
+        if command == "state.user":
+            name = str(request.get("username", "")).casefold()
+            for user in self.users.values():
+                if user["name"].casefold() == name:
+                    return {"success": True, "data": user}
+            return {"success": False, "error": "user not found"}
+        return {"success": False, "error": f"unknown command {command}"}
+
+    # -- room state -----------------------------------------------------------------------------
+
+    async def set_userlist(self, users: list[dict[str, Any]]) -> None:
+        """Replace the room's userlist in KV (users present before the bot starts)."""
+        self.users = {u["name"].casefold(): u for u in users}
+        await self._write_userlist()
+
+    async def _write_userlist(self) -> None:
+        await self._client.kv_put(self.bucket, "users", list(self.users.values()), as_json=True)
+
+    async def publish(self, event_name: str, payload: Any) -> None:
+        """One event, enveloped and addressed as kryten-robot does."""
+        envelope = {"event_name": event_name, "payload": payload, "channel": self.channel,
+                    "domain": self.domain, "timestamp": datetime.now(UTC).isoformat(),
+                    "correlation_id": str(uuid.uuid4())}
+        subject = f"kryten.events.cytube.{self.channel.lower().replace('.', '')}." \
+                  f"{event_name.lower()}"
+        await self._client.publish(subject, envelope)
+
+    async def add_user(self, name: str, rank: int = 1, afk: bool = False) -> None:
+        user = {"name": name, "rank": rank, "profile": {"image": "", "text": ""},
+                "meta": {"afk": afk, "muted": False, "smuted": False}}
+        self.users[name.casefold()] = user
+        await self._write_userlist()
+        await self.publish("addUser", {**user, "rank": min(rank, 1)})
+        await self.publish("setUserRank", {"name": name, "rank": rank})
+
+    async def remove_user(self, name: str) -> None:
+        self.users.pop(name.casefold(), None)
+        await self._write_userlist()
+        await self.publish("userLeave", {"name": name})
+
+    async def chat(self, name: str, msg: str, *, time_ms: int | None = None,
+                   shadow: bool = False) -> None:
+        meta: dict[str, Any] = {"shadow": True} if shadow else {}
+        await self.publish("chatMsg", {"username": name, "msg": escape_like_cytube(msg),
+                                       "meta": meta,
+                                       "time": time_ms if time_ms is not None
+                                       else int(time.time() * 1000)})
+
+    async def pm(self, name: str, msg: str) -> None:
+        await self.publish("pm", {"username": name, "msg": escape_like_cytube(msg), "meta": {},
+                                  "time": int(time.time() * 1000), "to": self.bot_username})
+
+    async def change_media(self, type: str, id: str, title: str, seconds: int) -> None:
+        minutes, secs = divmod(seconds, 60)
+        await self.publish("changeMedia", {"id": id, "title": title, "seconds": seconds,
+                                           "duration": f"{minutes:02d}:{secs:02d}",
+                                           "type": type, "meta": {}, "currentTime": 0,
+                                           "paused": False})
+
+    async def set_afk(self, name: str, afk: bool) -> None:
+        user = self.users.get(name.casefold())
+        if user is not None:
+            user.setdefault("meta", {})["afk"] = afk
+            await self._write_userlist()
+        await self.publish("setAFK", {"name": name, "afk": afk})
+
+    async def restart(self) -> None:
+        """What a robot restart looks like on the wire: its lifecycle startup event."""
+        await self._client.publish("kryten.lifecycle.robot.startup",
+                                   {"service": "robot", "version": "stand-in",
+                                    "timestamp": datetime.now(UTC).isoformat()})
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    async def wait_for_pms(self, n: int, timeout: float = 5.0) -> list[tuple[str, str]]:
+        await self._wait(lambda: len(self.sent_pms) >= n, timeout)
+        return list(self.sent_pms)
+
+    async def wait_for_chat(self, n: int, timeout: float = 5.0) -> list[str]:
+        await self._wait(lambda: len(self.sent_chat) >= n, timeout)
+        return list(self.sent_chat)
+
+    async def _wait(self, predicate: Any, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise TimeoutError(f"robot stand-in: condition not met within {timeout} s")
+            await asyncio.sleep(0.01)

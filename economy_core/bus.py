@@ -190,7 +190,8 @@ class KrytenBus:
                 name = str(entry["name"])
                 if self._dropped_user(name):
                     continue
-                meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+                meta = entry.get("meta")
+                meta = meta if isinstance(meta, dict) else {}
                 room.append(RoomUser(name, int(entry.get("rank", 0) or 0),
                                      bool(meta.get("afk", False))))
             self._put(RoomSnapshot(channel, tuple(room), self._clock.now()))
@@ -209,9 +210,6 @@ class KrytenBus:
             self._queue.put_nowait(event)
 
     def _register(self, client: Any) -> None:
-        on = client.on
-
-        @on("chatmsg")
         async def chat(ev: Any) -> None:
             channel = self._channel(ev)
             name = str(getattr(ev, "username", ""))
@@ -232,7 +230,6 @@ class KrytenBus:
                 return
             self._put(ChatMessage(channel, name, text, self._clock.now(), raw))
 
-        @on("pm")
         async def pm(ev: Any) -> None:
             channel = self._channel(ev)
             name = str(getattr(ev, "username", ""))
@@ -241,7 +238,6 @@ class KrytenBus:
             text = clean_text(str(getattr(ev, "message", "")))
             self._put(PrivateMessage(channel, name, text, self._clock.now(), 0))
 
-        @on("adduser")
         async def join(ev: Any) -> None:
             channel = self._channel(ev)
             name = str(getattr(ev, "username", ""))
@@ -250,7 +246,6 @@ class KrytenBus:
             self._put(UserJoined(channel, name, self._clock.now(),
                                  int(getattr(ev, "rank", 0) or 0)))
 
-        @on("userleave")
         async def leave(ev: Any) -> None:
             channel = self._channel(ev)
             name = str(getattr(ev, "username", ""))
@@ -258,7 +253,6 @@ class KrytenBus:
                 return
             self._put(UserLeft(channel, name, self._clock.now()))
 
-        @on("changemedia")
         async def media(ev: Any) -> None:
             channel = self._channel(ev)
             if channel is None:
@@ -268,7 +262,6 @@ class KrytenBus:
                                    clean_text(str(getattr(ev, "title", ""))),
                                    int(getattr(ev, "duration", 0) or 0), self._clock.now()))
 
-        @on("setuserrank")
         async def rank(ev: Any) -> None:
             channel = self._channel(ev)
             payload = getattr(ev, "payload", {}) or {}
@@ -278,7 +271,6 @@ class KrytenBus:
             self._put(RankChanged(channel, name, int(payload.get("rank", 0) or 0),
                                   self._clock.now()))
 
-        @on("setafk")
         async def afk(ev: Any) -> None:
             channel = self._channel(ev)
             payload = getattr(ev, "payload", {}) or {}
@@ -287,6 +279,11 @@ class KrytenBus:
                 return
             self._put(AfkChanged(channel, name, bool(payload.get("afk", False)),
                                  self._clock.now()))
+
+        handlers = (("chatmsg", chat), ("pm", pm), ("adduser", join), ("userleave", leave),
+                    ("changemedia", media), ("setuserrank", rank), ("setafk", afk))
+        for event_name, handler in handlers:
+            client.on(event_name)(handler)
 
     async def _consume(self) -> None:
         while True:

@@ -25,7 +25,10 @@ Contracts:
   ``max_batch`` waiting jobs, runs each in its own SAVEPOINT inside one database transaction (a job
   that raises rolls back only itself and gets its exception), commits once, then resolves every
   caller and then calls ``on_commit(postings)`` once per job that posted something (errors there
-  are logged and never affect money). A lone job runs at once, without a savepoint.
+  are logged and never affect money; a caller may resume before an ``on_commit`` that awaits has
+  finished). A lone job runs at once, without a savepoint. Writers of one database take turns
+  (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock), so two
+  processes sharing a database serialise instead of deadlocking.
   ``on_commit`` runs on the writer task: it must not await ledger writes (doing so raises
   :class:`LedgerError` instead of deadlocking); hand work to a queue instead.
 - **Atomic plugin work.** :meth:`Ledger.atomic` runs a plugin function and its money moves in one
@@ -79,6 +82,7 @@ ESCROW_CLOSED = "escrow_closed"
 UNKNOWN_ESCROW = "unknown_escrow"
 
 _IN_CHUNK = 400  # keys per IN (...) list
+_PG_LOCK = 0x6C6564676572  # advisory lock id of the ledger writer ("ledger")
 
 
 class Kind(enum.StrEnum):
@@ -1302,6 +1306,10 @@ class _Shared:
         single = len(jobs) == 1
         trans = await conn.begin()
         try:
+            if self.sql.pg:
+                # One ledger writer at a time per database, as SQLite's BEGIN IMMEDIATE gives:
+                # two processes' commit groups can then never deadlock on each other's rows.
+                await conn.exec_driver_sql("SELECT pg_advisory_xact_lock($1)", (_PG_LOCK,))
             for job in jobs:
                 await self._async_job(conn, hop, job, now, savepoint=not single)
             if single and not jobs[0].outcome[0]:  # type: ignore[index]

@@ -61,7 +61,7 @@ class NatsServer:
     async def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it accepts connections."""
         binary = self._binary or find_nats_server()
-        Path(self.store_dir).mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.store_dir, exist_ok=True)
         self._proc = await asyncio.create_subprocess_exec(
             binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

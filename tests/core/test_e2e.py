@@ -3,7 +3,7 @@ publishing real envelopes. One test per inbound event type, plus the drops at th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from economy_core.events import ChatMessage, MediaChanged, user_key
 from economy_core.hookspecs import hookimpl
@@ -14,7 +14,7 @@ class Recorder:
     """Records every hook call it sees (events as plugins receive them)."""
 
     name = "recorder"
-    seen: list[Any] = []
+    seen: ClassVar[list[Any]] = []
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx

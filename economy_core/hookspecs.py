@@ -92,7 +92,7 @@ def economy_before_command(call: CommandCall) -> str | None:
 @hookspec
 def economy_profile_fields(channel: str, username: str) -> list[ProfileField] | None:
     """Async collect. Lines about a user for ``profile`` (and well-known keys such as ``rank``
-    and ``streak`` that ``balance`` shows)."""
+    that other commands show)."""
 
 
 @hookspec

@@ -28,7 +28,7 @@ class Multiplier:
 @attrs.frozen
 class ProfileField:
     """One line of a user's profile. ``key`` lets other commands pick well-known fields
-    (``rank``, ``streak``); ``order`` sorts the profile (lower first)."""
+    such as ``rank``; ``order`` sorts the profile (lower first)."""
 
     key: str
     label: str

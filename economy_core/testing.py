@@ -3,7 +3,7 @@
 In-process harness, no network::
 
     async def test_balance(make_app):
-        app = await make_app(plugins=[Wallet], config={"plugins": {"wallet": {...}}})
+        app = await make_app(plugins=[MyPlugin], config={"plugins": {"mine": {...}}})
         await app.join("alice")
         assert await app.pm("alice", "balance") == ["..."]
         await app.clock.advance(minutes=5)      # due jobs run inline

@@ -106,7 +106,7 @@ class KrytenBus:
             "nats": nats,
             "channels": [{"domain": d, "channel": c} for c, d in self.channels.items()],
             "service": {"name": "economy", "version": ours, "enable_heartbeat": False},
-            "log_level": "WARNING",
+            "log_level": "ERROR",  # kryten-py warns per reconnect attempt; we log outages once
             # The outbox paces every send; kryten-py's client-wide throttle would add 1-1.5 s
             # per message on top of it (WIRE.md, pacing), so it is switched off here.
             "chat_min_delay": 0.0,
@@ -130,6 +130,13 @@ class KrytenBus:
 
         warned = False
         while True:
+            if not await self._reachable():
+                if not warned:
+                    self._log.warning("NATS not reachable at %s; retrying every %g s",
+                                      ", ".join(self.servers), self.retry_seconds)
+                    warned = True
+                await asyncio.sleep(self.retry_seconds)
+                continue
             client = KrytenClient(self._client_config(),
                                   logger=logging.getLogger("economy_core.bus.kryten"))
             self._register(client)
@@ -149,6 +156,27 @@ class KrytenBus:
             self._log.info("connected to NATS at %s", ", ".join(self.servers))
             await self.seed_rooms()
             return
+
+    async def _reachable(self) -> bool:
+        """Does any configured server accept a TCP connection? (nats-py would otherwise retry
+        the first connect forever inside ``connect()``, with a warning per attempt.)"""
+        from urllib.parse import urlsplit
+
+        for server in self.servers:
+            parts = urlsplit(server if "://" in server else f"nats://{server}")
+            try:
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4222),
+                    2.0)
+            except (OSError, TimeoutError):
+                continue
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+            return True
+        return False
 
     async def _on_reconnected(self) -> None:
         self._log.info("NATS connection restored; re-reading the room")

@@ -165,6 +165,7 @@ class Presence:
             result = await self.ctx.ledger.credit(
                 channel, username, back.bonus, type="welcome_back", kind=Kind.EARN,
                 trigger_id="retention.welcome_back", reason="welcome back",
+                metadata={"for_last_seen": last_seen.isoformat()},
                 key=f"presence:welcome_back:{user_key(username)}:{last_seen.isoformat()}")
             if not result.replayed:
                 self.ctx.outbox.notify(channel, username,

@@ -823,7 +823,7 @@ async def _credit_awards(w: _Work, channel: str, checked: list[_Checked], tx_id:
     return postings, {k: finals[k][0] for k in keys}
 
 
-def credit_op(channel: str, username: str, amount: int, *, type: str = "earn",
+def _credit_op(channel: str, username: str, amount: int, *, type: str = "earn",
               kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
               related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
               key: str | None = None) -> Op[TxResult]:
@@ -846,7 +846,7 @@ def credit_op(channel: str, username: str, amount: int, *, type: str = "earn",
     return op
 
 
-def debit_op(channel: str, username: str, amount: int, *, type: str = "spend",
+def _debit_op(channel: str, username: str, amount: int, *, type: str = "spend",
              kind: Kind = Kind.SPEND, reason: str = "", trigger_id: str | None = None,
              related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
              key: str | None = None) -> Op[TxResult]:
@@ -872,7 +872,7 @@ def debit_op(channel: str, username: str, amount: int, *, type: str = "spend",
     return op
 
 
-def transfer_op(channel: str, sender: str, recipient: str, amount: int, *,
+def _transfer_op(channel: str, sender: str, recipient: str, amount: int, *,
                 send_type: str = "tip_send", receive_type: str = "tip_receive",
                 kind: Kind = Kind.TRANSFER, reason: str = "",
                 metadata: Mapping[str, Any] | None = None,
@@ -910,7 +910,7 @@ def transfer_op(channel: str, sender: str, recipient: str, amount: int, *,
     return op
 
 
-def credit_many_op(channel: str, awards: Iterable[Award], *,
+def _credit_many_op(channel: str, awards: Iterable[Award], *,
                    key: str | None = None) -> Op[TxResult]:
     _check_channel(channel)
     checked = _check_awards(awards)
@@ -925,7 +925,7 @@ def credit_many_op(channel: str, awards: Iterable[Award], *,
     return op
 
 
-def escrow_op(channel: str, username: str, amount: int, *, purpose: str, type: str = "escrow",
+def _escrow_op(channel: str, username: str, amount: int, *, purpose: str, type: str = "escrow",
               kind: Kind = Kind.SPEND, reason: str = "",
               metadata: Mapping[str, Any] | None = None,
               key: str | None = None) -> Op[TxResult]:
@@ -974,7 +974,7 @@ async def _resolve(w: _Work, escrow_id: int, status: str,
     return w.sql.escrow(claimed[0]), None
 
 
-def release_op(escrow_id: int, *, payouts: Iterable[Award] = (), reason: str = "",
+def _release_op(escrow_id: int, *, payouts: Iterable[Award] = (), reason: str = "",
                key: str | None = None) -> Op[TxResult]:
     _check_escrow_id(escrow_id)
     checked = _check_awards(payouts)
@@ -993,7 +993,7 @@ def release_op(escrow_id: int, *, payouts: Iterable[Award] = (), reason: str = "
     return op
 
 
-def refund_op(escrow_id: int, *, reason: str = "", key: str | None = None) -> Op[TxResult]:
+def _refund_op(escrow_id: int, *, reason: str = "", key: str | None = None) -> Op[TxResult]:
     _check_escrow_id(escrow_id)
     key = _check_key(key)
 
@@ -1026,7 +1026,7 @@ def _check_counter(counter: str, by: int) -> None:
         raise ValueError(f"counter increments must be int, not {by!r}")
 
 
-def bump_daily_op(channel: str, username: str, day: date, counter: str,
+def _bump_daily_op(channel: str, username: str, day: date, counter: str,
                   by: int = 1) -> Op[int]:
     _check_channel(channel)
     ukey, _ = _check_user(username)
@@ -1038,7 +1038,7 @@ def bump_daily_op(channel: str, username: str, day: date, counter: str,
     return op
 
 
-def bump_daily_many_op(channel: str, day: date, counter: str, usernames: Iterable[str],
+def _bump_daily_many_op(channel: str, day: date, counter: str, usernames: Iterable[str],
                        by: int = 1) -> Op[None]:
     _check_channel(channel)
     _check_counter(counter, by)
@@ -1053,7 +1053,7 @@ def bump_daily_many_op(channel: str, day: date, counter: str, usernames: Iterabl
     return op
 
 
-def take_cap_op(channel: str, username: str, cap_key: str, max_count: int,
+def _take_cap_op(channel: str, username: str, cap_key: str, max_count: int,
                 window: timedelta | Literal["day"]) -> Op[bool]:
     _check_channel(channel)
     ukey, _ = _check_user(username)
@@ -1084,7 +1084,7 @@ def take_cap_op(channel: str, username: str, cap_key: str, max_count: int,
     return op
 
 
-def return_cap_op(channel: str, username: str, cap_key: str) -> Op[None]:
+def _return_cap_op(channel: str, username: str, cap_key: str) -> Op[None]:
     _check_channel(channel)
     ukey, _ = _check_user(username)
 
@@ -1093,7 +1093,7 @@ def return_cap_op(channel: str, username: str, cap_key: str) -> Op[None]:
     return op
 
 
-def balance_op(channel: str, username: str) -> Op[int]:
+def _balance_op(channel: str, username: str) -> Op[int]:
     ukey, _ = _check_user(username)
 
     async def op(w: _Work) -> int:
@@ -1101,7 +1101,7 @@ def balance_op(channel: str, username: str) -> Op[int]:
     return op
 
 
-def account_op(channel: str, username: str) -> Op[Account | None]:
+def _account_op(channel: str, username: str) -> Op[Account | None]:
     ukey, _ = _check_user(username)
 
     async def op(w: _Work) -> Account | None:
@@ -1394,7 +1394,7 @@ class LedgerTx:
                      kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
                      related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
-        return await self._do(credit_op(
+        return await self._do(_credit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
 
@@ -1402,7 +1402,7 @@ class LedgerTx:
                     kind: Kind = Kind.SPEND, reason: str = "", trigger_id: str | None = None,
                     related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
                     key: str | None = None) -> TxResult:
-        return await self._do(debit_op(
+        return await self._do(_debit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
 
@@ -1411,52 +1411,52 @@ class LedgerTx:
                        kind: Kind = Kind.TRANSFER, reason: str = "",
                        metadata: Mapping[str, Any] | None = None,
                        key: str | None = None) -> TxResult:
-        return await self._do(transfer_op(
+        return await self._do(_transfer_op(
             channel, sender, recipient, amount, send_type=send_type, receive_type=receive_type,
             kind=kind, reason=reason, metadata=metadata, key=key))
 
     async def credit_many(self, channel: str, awards: Sequence[Award], *,
                           key: str | None = None) -> TxResult:
-        return await self._do(credit_many_op(channel, awards, key=key))
+        return await self._do(_credit_many_op(channel, awards, key=key))
 
     async def escrow(self, channel: str, username: str, amount: int, *, purpose: str,
                      type: str = "escrow", kind: Kind = Kind.SPEND, reason: str = "",
                      metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
-        return await self._do(escrow_op(
+        return await self._do(_escrow_op(
             channel, username, amount, purpose=purpose, type=type, kind=kind, reason=reason,
             metadata=metadata, key=key))
 
     async def release(self, escrow_id: int, *, payouts: Sequence[Award] = (), reason: str = "",
                       key: str | None = None) -> TxResult:
-        return await self._do(release_op(escrow_id, payouts=payouts, reason=reason, key=key))
+        return await self._do(_release_op(escrow_id, payouts=payouts, reason=reason, key=key))
 
     async def refund(self, escrow_id: int, *, reason: str = "",
                      key: str | None = None) -> TxResult:
-        return await self._do(refund_op(escrow_id, reason=reason, key=key))
+        return await self._do(_refund_op(escrow_id, reason=reason, key=key))
 
     async def bump_daily(self, channel: str, username: str, day: date, counter: str,
                          by: int = 1) -> int:
-        return await self._do(bump_daily_op(channel, username, day, counter, by))
+        return await self._do(_bump_daily_op(channel, username, day, counter, by))
 
     async def bump_daily_many(self, channel: str, day: date, counter: str,
                               usernames: Sequence[str], by: int = 1) -> None:
-        await self._do(bump_daily_many_op(channel, day, counter, usernames, by))
+        await self._do(_bump_daily_many_op(channel, day, counter, usernames, by))
 
     async def take_cap(self, channel: str, username: str, cap_key: str, max_count: int,
                        window: timedelta | Literal["day"]) -> bool:
-        return await self._do(take_cap_op(channel, username, cap_key, max_count, window))
+        return await self._do(_take_cap_op(channel, username, cap_key, max_count, window))
 
     async def return_cap(self, channel: str, username: str, cap_key: str) -> None:
-        await self._do(return_cap_op(channel, username, cap_key))
+        await self._do(_return_cap_op(channel, username, cap_key))
 
     async def balance(self, channel: str, username: str) -> int:
         """The balance as this transaction sees it (0 without an account)."""
-        return await self._do(balance_op(channel, username))
+        return await self._do(_balance_op(channel, username))
 
     async def account(self, channel: str, username: str) -> Account | None:
         """The account as this transaction sees it."""
-        return await self._do(account_op(channel, username))
+        return await self._do(_account_op(channel, username))
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -1532,7 +1532,7 @@ class Ledger:
                      related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
         """Add ``amount`` to the user's account (created on first need)."""
-        return await self._write(credit_op(
+        return await self._write(_credit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
 
@@ -1542,7 +1542,7 @@ class Ledger:
                     key: str | None = None) -> TxResult:
         """Debit-or-fail: ok=False "insufficient_funds" (nothing written) when short; the
         result's ``balance`` is then the current balance."""
-        return await self._write(debit_op(
+        return await self._write(_debit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
 
@@ -1553,7 +1553,7 @@ class Ledger:
                        key: str | None = None) -> TxResult:
         """Sender → recipient, both postings or neither (the sender's debit-or-fail decides);
         ValueError when they are the same user. Balances: sender first."""
-        return await self._write(transfer_op(
+        return await self._write(_transfer_op(
             channel, sender, recipient, amount, send_type=send_type, receive_type=receive_type,
             kind=kind, reason=reason, metadata=metadata, key=key))
 
@@ -1561,14 +1561,14 @@ class Ledger:
                           key: str | None = None) -> TxResult:
         """Credit many awards (a user may appear more than once) in one transaction, with bulk
         statements. Balances: each user once, in order of first appearance."""
-        return await self._write(credit_many_op(channel, awards, key=key))
+        return await self._write(_credit_many_op(channel, awards, key=key))
 
     async def escrow(self, channel: str, username: str, amount: int, *, purpose: str,
                      type: str = "escrow", kind: Kind = Kind.SPEND, reason: str = "",
                      metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
         """Debit-or-fail into a new open escrow (``result.escrow``)."""
-        return await self._write(escrow_op(
+        return await self._write(_escrow_op(
             channel, username, amount, purpose=purpose, type=type, kind=kind, reason=reason,
             metadata=metadata, key=key))
 
@@ -1577,35 +1577,35 @@ class Ledger:
         """Claim an open escrow as released (``WHERE status='open'``), then credit ``payouts``
         in its channel, in one transaction. Not open → ok=False "escrow_closed"; no such id →
         "unknown_escrow"; nothing moves then."""
-        return await self._write(release_op(escrow_id, payouts=payouts, reason=reason, key=key))
+        return await self._write(_release_op(escrow_id, payouts=payouts, reason=reason, key=key))
 
     async def refund(self, escrow_id: int, *, reason: str = "",
                      key: str | None = None) -> TxResult:
         """Claim an open escrow as refunded and give its amount back (type "refund", kind
         CORRECTION), reversing the escrow's counter (floor 0)."""
-        return await self._write(refund_op(escrow_id, reason=reason, key=key))
+        return await self._write(_refund_op(escrow_id, reason=reason, key=key))
 
     async def bump_daily(self, channel: str, username: str, day: date, counter: str,
                          by: int = 1) -> int:
         """Add ``by`` to a user's daily counter (created at 0); returns the new value."""
-        return await self._write(bump_daily_op(channel, username, day, counter, by))
+        return await self._write(_bump_daily_op(channel, username, day, counter, by))
 
     async def bump_daily_many(self, channel: str, day: date, counter: str,
                               usernames: Sequence[str], by: int = 1) -> None:
         """Add ``by`` to one daily counter of many users, in one transaction (a name listed
         twice counts twice)."""
-        await self._write(bump_daily_many_op(channel, day, counter, usernames, by))
+        await self._write(_bump_daily_many_op(channel, day, counter, usernames, by))
 
     async def take_cap(self, channel: str, username: str, cap_key: str, max_count: int,
                        window: timedelta | Literal["day"]) -> bool:
         """Use one slot of a cap, atomically (SPEC §2.3): no counter or an expired window →
         (1, now), allowed; ``count >= max_count`` → refused; else count + 1, allowed.
         ``window="day"`` expires when the ledger-local day changes."""
-        return await self._write(take_cap_op(channel, username, cap_key, max_count, window))
+        return await self._write(_take_cap_op(channel, username, cap_key, max_count, window))
 
     async def return_cap(self, channel: str, username: str, cap_key: str) -> None:
         """Give one use of a cap back (count − 1, floor 0), e.g. after a refund."""
-        await self._write(return_cap_op(channel, username, cap_key))
+        await self._write(_return_cap_op(channel, username, cap_key))
 
     # -- reads --
 

@@ -68,3 +68,29 @@ def test_ledger_verify_on_an_empty_database(tmp_path: Path, capsys) -> None:  # 
                    encoding="utf-8")
     assert main(["--config", str(cfg), "ledger", "verify"]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+async def test_ledger_verify_exits_1_on_a_tampered_balance(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from economy_core.clock import FakeClock
+    from economy_core.db import make_engine
+    from economy_core.ledger import Ledger
+
+    db = tmp_path / "x.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{db}")
+    ledger = Ledger(engine, FakeClock())
+    await ledger.start()
+    await ledger.credit("room", "alice", 50)
+    await ledger.credit("room", "bob", 5)
+    await ledger.close()
+    await engine.dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE core_accounts SET balance = balance + 1000 WHERE user_key = 'bob'")
+    cfg = tmp_path / "economy.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n', encoding="utf-8")
+    assert await __import__("asyncio").to_thread(
+        main, ["--config", str(cfg), "ledger", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH room/bob: balance 1005, sum of transactions 5" in out
+    assert "1 of 2 account(s)" in out

@@ -266,6 +266,17 @@ class E2E:
         key = user_key(username)
         return [msg for to, msg in self.robot.sent_pms if user_key(to) == key]
 
+    async def restart_bot(self) -> None:
+        """Stop the bot and start it again on the same database and nats-server (a restart
+        in the middle of a run); waits until the new bot has seeded the room."""
+        old = self.app
+        await old.stop()
+        self.app = EconomyApp(old.config, old.plugin_infos, clock=old.clock,
+                              strict_hooks=True)
+        await self.app.start()
+        await self.app._bus.wait_connected(10.0)
+        await wait_until(lambda: self.app.rooms[self.channel].seeded, 10.0)
+
 
 @pytest.fixture
 async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E2E]]]:
@@ -273,7 +284,7 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
 
     Starts nats-server (JetStream on) on a free loopback port, the robot stand-in with the given
     users already in the room (its KV userlist), then the app with its kryten-py bus and a real
-    clock. Everything is stopped at teardown.
+    clock (``time_scale`` times faster). Everything is stopped at teardown.
     """
     from .clock import SystemClock
     from .natsd import NatsServer
@@ -284,7 +295,7 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
     async def factory(plugins: Iterable[str | type] = (),
                       config: Mapping[str, Any] | None = None, *,
                       users: Sequence[tuple[str, int]] = (),
-                      channel: str = DEFAULT_CHANNEL) -> E2E:
+                      channel: str = DEFAULT_CHANNEL, time_scale: float = 1.0) -> E2E:
         nats = NatsServer(store_dir=str(tmp_path / "nats"))
         await nats.start()
         robot = RobotStandIn(nats.url, channel=channel, bot_username="ZCoinBot")
@@ -298,7 +309,7 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
         app_config = build_config(infos, overrides,
                                   database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
                                   channel=channel)
-        app = EconomyApp(app_config, infos, clock=SystemClock(), strict_hooks=True)
+        app = EconomyApp(app_config, infos, clock=SystemClock(time_scale), strict_hooks=True)
         await app.start()
         env = E2E(app, robot, nats, channel)
         started.append(env)

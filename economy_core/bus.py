@@ -2,7 +2,8 @@
 
 It only translates and sends (no business logic). The one door for inbound events:
 
-- drops the bot's own events, ignored users, shadow-muted chat, channels not configured, and the
+- drops the bot's own events, ignored users, shadow-muted chat, CyTube's ``[server]`` lines,
+  channels not configured, and the
   chat lines CyTube replays after a robot restart (older than our start or the robot's restart,
   or already seen: same user, time and text);
 - unescapes CyTube's HTML and reduces ``<a href>`` links to their URL;
@@ -140,7 +141,10 @@ class KrytenBus:
             client = KrytenClient(self._client_config(),
                                   logger=logging.getLogger("economy_core.bus.kryten"))
             self._register(client)
-            client._on_reconnected = self._on_reconnected  # re-read the room after a NATS gap
+            # Hooks into kryten-py's nats callbacks: hold sends while disconnected (nats-py would
+            # buffer them and may lose them), re-read the room after a gap.
+            client._on_disconnected = self._on_disconnected
+            client._on_reconnected = self._on_reconnected
             try:
                 await client.connect()
             except Exception as exc:
@@ -178,7 +182,13 @@ class KrytenBus:
             return True
         return False
 
+    async def _on_disconnected(self) -> None:
+        if self._connected.is_set() and not self._paused:
+            self._log.warning("NATS connection lost; holding outgoing messages until it is back")
+        self._connected.clear()
+
     async def _on_reconnected(self) -> None:
+        self._connected.set()
         self._log.info("NATS connection restored; re-reading the room")
         await self.seed_rooms()
 
@@ -254,7 +264,7 @@ class KrytenBus:
                 return
             self._seen_chat.append(marker)
             text = clean_text(raw)
-            if not text or text.startswith("[server]"):
+            if not text or name.startswith("[") or text.startswith("[server]"):
                 return
             self._put(ChatMessage(channel, name, text, self._clock.now(), raw))
 

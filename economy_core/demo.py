@@ -232,6 +232,10 @@ async def run_demo(config: AppConfig, plugins: list[Any], *, speed: float,
                       f"clock ×{speed:g} (plugins: {', '.join(p.name for p in plugins)})\n")
             await app.start()
             await app._bus.wait_connected(10.0)
+            for _ in range(1000):  # wait (≤ 10 s) until the room is known
+                if app.rooms[channel].seeded:
+                    break
+                await asyncio.sleep(0.01)
             demo = Demo(app, robot, clock, channel, out)
             if interactive:
                 await demo.interactive(sys.stdin.readline)

@@ -499,7 +499,7 @@ def test_rendered_text_keeps_dollar_signs_literal() -> None:
 
 
 _printable = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30) \
-    .filter(lambda s: s.strip() != "")
+    .filter(lambda s: s.strip() != "" and "$" not in s)  # "$" input is expanded: tested apart
 
 
 @settings(max_examples=60, deadline=None)

@@ -50,7 +50,7 @@ class RobotStandIn:
         self._client = KrytenClient(
             {"nats": {"servers": [self.url]},
              "channels": [{"domain": self.domain, "channel": self.channel}],
-             "log_level": "WARNING"},
+             "log_level": "ERROR"},
             logger=logging.getLogger("economy_core.robot.kryten"))
         await self._client.connect()
         await self._client.get_or_create_kv_bucket(self.bucket)

@@ -238,6 +238,8 @@ class EconomyApp:
         return await self._requester(subject, payload, timeout)
 
     async def _collect_multipliers(self, award: Any) -> list[Any]:
+        if not self.plugin_manager.hook.economy_award_multiplier.get_hookimpls():
+            return []  # nobody multiplies: skip the dispatch (called per user per tick)
         return await self.dispatcher.collect("economy_award_multiplier", award=award)
 
     async def _before_command(self, call: Any) -> str | None:
@@ -252,12 +254,17 @@ class EconomyApp:
     # -- ledger observers ---------------------------------------------------------------------
 
     async def _on_commit(self, postings: Sequence[Posting]) -> None:
-        for p in postings:
-            labels = {"source": p.source, "type": p.type}
+        credited: dict[tuple[str, str], int] = {}
+        debited: dict[tuple[str, str], int] = {}
+        for p in postings:  # sum first: a tick commits thousands of postings
             if p.amount > 0:
-                self.metrics.z_credited.add(labels, p.amount)
+                credited[(p.source, p.type)] = credited.get((p.source, p.type), 0) + p.amount
             elif p.amount < 0:
-                self.metrics.z_debited.add(labels, -p.amount)
+                debited[(p.source, p.type)] = debited.get((p.source, p.type), 0) - p.amount
+        for (source, type_), total in credited.items():
+            self.metrics.z_credited.add({"source": source, "type": type_}, total)
+        for (source, type_), total in debited.items():
+            self.metrics.z_debited.add({"source": source, "type": type_}, total)
         self._commit_queue.put_nowait(postings)
 
     async def _observe_commits(self) -> None:

@@ -47,6 +47,8 @@ from .events import (
 Sink = Callable[[Event], Awaitable[Any]]
 
 ROBOT_STARTUP = "kryten.lifecycle.robot.startup"
+ROBOT_COMMANDS = "kryten.robot.command"
+ROBOT_WAIT_SECONDS = 10
 REPLAY_SLACK = timedelta(seconds=2)
 _LINK = re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>.*?</a>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -188,6 +190,24 @@ class KrytenBus:
         self._connected.clear()
 
     async def _on_reconnected(self) -> None:
+        self._tasks.append(asyncio.create_task(self._resume(), name="bus-resume"))
+
+    async def _resume(self) -> None:
+        """After a NATS gap: wait until the robot answers again (its subscriptions are back, so a
+        PM is not published into the void), then resume sending and re-read the room."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ROBOT_WAIT_SECONDS
+        while loop.time() < deadline:
+            try:
+                await self._client.nats_request(ROBOT_COMMANDS, {"command": "system.ping",
+                                                                 "args": {}, "meta": {}},
+                                                timeout=0.5)
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        else:
+            self._log.warning("kryten-robot did not answer within %d s of reconnecting; "
+                              "sending anyway", ROBOT_WAIT_SECONDS)
         self._connected.set()
         self._log.info("NATS connection restored; re-reading the room")
         await self.seed_rooms()

@@ -104,3 +104,17 @@ async def test_nats_restart_mid_run_keeps_working(economy_e2e: Any) -> None:
     replies = await env.pm("alice", "about", timeout=15)
     assert "cytube-economy" in replies[0]
     assert user_key("alice") in {user_key(to) for to, _ in env.robot.sent_pms}
+
+
+async def test_notices_queued_during_a_nats_outage_arrive_after_it(economy_e2e: Any) -> None:
+    """RELIABILITY 8: sends are held while NATS is down and until the robot answers again, then
+    delivered; none is published into the void."""
+    env = await economy_e2e(plugins=["wallet"])
+    bus = env.app._bus
+    await env.nats.stop()
+    await wait_until(lambda: not bus.connected, 10)
+    for i in range(3):
+        env.app.outbox.notify(env.channel, "alice", f"you earned {i}", transactional=True)
+    await env.nats.start()
+    await wait_until(lambda: len(env.pms_to("alice")) >= 3, 20)
+    assert sorted(env.pms_to("alice")) == [f"you earned {i}" for i in range(3)]

@@ -35,7 +35,6 @@ from economy_core.events import (
     UserLeft,
 )
 from economy_core.natsd import NatsServer, find_nats_server, free_port
-from economy_core.outbox import Outbox
 from economy_core.robot import RobotStandIn
 from economy_core.testing import wait_until
 

@@ -23,7 +23,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import time, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -345,11 +344,3 @@ class EconomyApp:
         if self._natsd is not None:
             await self._natsd.stop()
         log.info("economy stopped")
-
-
-def database_path(url: str) -> Path | None:
-    """The file behind a SQLite URL (None for other databases or in-memory SQLite)."""
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and url[len(prefix):] not in ("", ":memory:"):
-        return Path(url[len(prefix):])
-    return None

@@ -198,7 +198,8 @@ class OutboxConfig:
     max_chars: int = setting(240, validator=_at_least(20),
                              help="Longest outgoing message; longer text is split at line breaks")
     merge_window_seconds: float = setting(
-        1.0, validator=_at_least(0.0), help="Notices to one user queued this close together go out as one PM")
+        1.0, validator=_at_least(0.0),
+        help="Notices to one user queued this close together go out as one PM")
     chat_per_minute: int = setting(10, validator=_at_least(1),
                                    help="Most public chat lines per minute")
 

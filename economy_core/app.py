@@ -237,8 +237,6 @@ class EconomyApp:
         return await self._requester(subject, payload, timeout)
 
     async def _collect_multipliers(self, award: Any) -> list[Any]:
-        if not self.plugin_manager.hook.economy_award_multiplier.get_hookimpls():
-            return []  # nobody multiplies: skip the dispatch (called per user per tick)
         return await self.dispatcher.collect("economy_award_multiplier", award=award)
 
     async def _before_command(self, call: Any) -> str | None:

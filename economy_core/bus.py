@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import logging
 import re
 from collections import deque
@@ -404,8 +403,3 @@ class KrytenBus:
                 self._log.debug("disconnect: %s", exc)
             self._client = None
         self._connected.clear()
-
-
-def decode(data: bytes) -> Any:
-    """JSON from a NATS message body (helper for callers of raw subscriptions)."""
-    return json.loads(data.decode("utf-8"))

@@ -22,7 +22,8 @@ from .config import (
     AppConfig,
     ConfigError,
     config_path,
-    load_config,
+    parse_config,
+    read_toml,
     render_default_config,
     render_effective_config,
 )
@@ -41,24 +42,42 @@ def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
 
     Raises :class:`ConfigError` or :class:`PluginLoadError` with a message for the operator.
     """
-    import tomllib
-
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file (create one with "
-                           "`cytube-economy config init`)"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: {exc}"]) from None
-    plugins_table = raw.get("plugins", {})
+    data = read_toml(path)
+    plugins_table = data.get("plugins", {})
     enabled = plugins_table.get("enabled", []) if isinstance(plugins_table, dict) else []
     available = installed_entry_points()
-    names = [n for n in enabled if isinstance(n, str) and n in available]
-    infos = load_plugins(names, available)
+    # unknown names are reported by parse_config, with the installed ones listed
+    infos = load_plugins([n for n in enabled if isinstance(n, str) and n in available], available)
     schemas: dict[str, type | None] = {name: None for name in available}
     schemas.update({i.name: i.config_class for i in infos})
-    config = load_config(path, schemas=schemas)
+    config = parse_config(data, schemas=schemas, source=str(path))
     return config, [i for i in infos if i.name in config.enabled]
+
+
+def default_config_text(infos: list[PluginInfo] | None = None) -> str:
+    """The complete default config (what `config init` writes and economy.toml holds)."""
+    infos = installed_plugins() if infos is None else infos
+    return render_default_config({i.name: i.config_class for i in infos}, default_enabled())
+
+
+def default_app_config() -> tuple[AppConfig, list[PluginInfo]]:
+    """The shipped defaults, validated, with the plugins they enable (the demo runs on these)."""
+    import tomllib
+
+    infos = installed_plugins()
+    config = parse_config(tomllib.loads(default_config_text(infos)),
+                          schemas={i.name: i.config_class for i in infos}, source="<defaults>")
+    return config, [i for i in infos if i.name in config.enabled]
+
+
+def _load_or_report(args: argparse.Namespace) -> tuple[AppConfig, list[PluginInfo]] | None:
+    """The config named by the command line, or None after printing why it is unusable."""
+    path = config_path(args.config)
+    try:
+        return load_app_config(path)
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+        return None
 
 
 def default_enabled() -> list[str]:
@@ -90,12 +109,10 @@ async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float) 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    path = config_path(args.config)
-    try:
-        config, plugins = load_app_config(path)
-    except (ConfigError, PluginLoadError) as exc:
-        print(f"cytube-economy: config error\n{exc}", file=sys.stderr)
+    loaded = _load_or_report(args)
+    if loaded is None:
         return 1
+    config, plugins = loaded
     _setup_logging(args.log_level or config.core.log.level)
     return asyncio.run(_run(config, plugins, args.time_scale))
 
@@ -110,15 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cytube-economy demo: cannot read scene: {exc}", file=sys.stderr)
             return 1
-    infos = installed_plugins()
-    defaults = {i.name: i.config_class for i in infos}
-    import tomllib
-
-    from .config import parse_config
-
-    config = parse_config(tomllib.loads(render_default_config(defaults, default_enabled())),
-                          schemas=defaults, source="<defaults>")
-    plugins = [i for i in infos if i.name in config.enabled]
+    config, plugins = default_app_config()
     _setup_logging(args.log_level or "WARNING")
     try:
         return asyncio.run(run_demo(config, plugins, speed=args.speed, scene=scene,
@@ -132,33 +141,26 @@ def cmd_config_init(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         print(f"{target} exists; use --force to overwrite it", file=sys.stderr)
         return 1
-    infos = installed_plugins()
-    text = render_default_config({i.name: i.config_class for i in infos}, default_enabled())
-    target.write_text(text, encoding="utf-8")
+    target.write_text(default_config_text(), encoding="utf-8")
     print(f"wrote {target}")
     return 0
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    path = config_path(args.config)
-    try:
-        config, plugins = load_app_config(path)
-    except (ConfigError, PluginLoadError) as exc:
-        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+    loaded = _load_or_report(args)
+    if loaded is None:
         return 1
-    print(f"{path}: OK ({len(config.core.channels)} channel(s), plugins: "
+    config, plugins = loaded
+    print(f"{config_path(args.config)}: OK ({len(config.core.channels)} channel(s), plugins: "
           f"{', '.join(p.name for p in plugins) or 'none'})")
     return 0
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    path = config_path(args.config)
-    try:
-        config, _ = load_app_config(path)
-    except (ConfigError, PluginLoadError) as exc:
-        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+    loaded = _load_or_report(args)
+    if loaded is None:
         return 1
-    sys.stdout.write(render_effective_config(config))
+    sys.stdout.write(render_effective_config(loaded[0]))
     return 0
 
 
@@ -189,12 +191,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 async def _verify(config: AppConfig) -> int:
-    from .clock import SystemClock as Clock
     from .db import make_engine
     from .ledger import Ledger
 
     engine = make_engine(config.core.database.url)
-    ledger = Ledger(engine, Clock(), tz=config.core.clock.tz)
+    ledger = Ledger(engine, SystemClock(), tz=config.core.clock.tz)
     await ledger.start()
     try:
         mismatches = await ledger.verify()
@@ -213,13 +214,10 @@ async def _verify(config: AppConfig) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    path = config_path(args.config)
-    try:
-        config, _ = load_app_config(path)
-    except (ConfigError, PluginLoadError) as exc:
-        print(f"{path}: invalid\n{exc}", file=sys.stderr)
+    loaded = _load_or_report(args)
+    if loaded is None:
         return 1
-    return asyncio.run(_verify(config))
+    return asyncio.run(_verify(loaded[0]))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -733,9 +733,8 @@ def parse_config(data: Mapping[str, Any], *, schemas: Mapping[str, type | None],
     return AppConfig(core=core, enabled=enabled, plugins=plugins, source=source)
 
 
-def load_config(path: Path, *, schemas: Mapping[str, type | None],
-                env: Mapping[str, str] = os.environ) -> AppConfig:
-    """Read ``path`` (UTF-8 TOML) and :func:`parse_config` it.
+def read_toml(path: Path) -> dict[str, Any]:
+    """The raw table of a UTF-8 TOML file.
 
     A missing or unreadable file, bad UTF-8 or a TOML syntax error (with its line and column)
     is a :class:`ConfigError` naming the file.
@@ -750,10 +749,15 @@ def load_config(path: Path, *, schemas: Mapping[str, type | None],
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: invalid TOML: {exc}"]) from None
-    return parse_config(data, schemas=schemas, env=env, source=str(path))
+
+
+def load_config(path: Path, *, schemas: Mapping[str, type | None],
+                env: Mapping[str, str] = os.environ) -> AppConfig:
+    """Read ``path`` with :func:`read_toml` and :func:`parse_config` it."""
+    return parse_config(read_toml(path), schemas=schemas, env=env, source=str(path))
 
 
 # -- rendering ------------------------------------------------------------------------------------

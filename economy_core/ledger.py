@@ -744,6 +744,17 @@ async def _take(w: _Work, channel: str, ukey: str, amount: int,
     return (int(found[0][0]), found[0][1]) if found else None
 
 
+async def _replay_or_take(w: _Work, channel: str, key: str | None, ukey: str, amount: int,
+                          kind: Kind) -> TxResult | tuple[int, str]:
+    """The start of every debit: a replayed key's stored result, the short-balance result, or
+    (balance after, display name) when the amount was taken."""
+    replay = await _replay(w, channel, key)
+    if replay is not None:
+        return replay
+    taken = await _take(w, channel, ukey, amount, kind)
+    return await _short(w, channel, ukey) if taken is None else taken
+
+
 async def _balance_of(w: _Work, channel: str, ukey: str) -> int:
     found = await w.r.rows(w.sql.balance, (channel, ukey))
     return int(found[0][0]) if found else 0
@@ -858,12 +869,9 @@ def _debit_op(channel: str, username: str, amount: int, *, type: str = "spend",
     meta = dict(metadata or {})
 
     async def op(w: _Work) -> TxResult:
-        replay = await _replay(w, channel, key)
-        if replay is not None:
-            return replay
-        taken = await _take(w, channel, ukey, amount, kind)
-        if taken is None:
-            return await _short(w, channel, ukey)
+        taken = await _replay_or_take(w, channel, key, ukey, amount, kind)
+        if isinstance(taken, TxResult):
+            return taken
         balance, display = taken
         postings = await _post(w, [(uuid.uuid4().hex, channel, ukey, display, -amount, balance,
                                     type, kind, trigger_id, reason, related_user, meta)])
@@ -889,12 +897,9 @@ def _transfer_op(channel: str, sender: str, recipient: str, amount: int, *,
     meta = dict(metadata or {})
 
     async def op(w: _Work) -> TxResult:
-        replay = await _replay(w, channel, key)
-        if replay is not None:
-            return replay
-        taken = await _take(w, channel, skey, amount, kind)
-        if taken is None:
-            return await _short(w, channel, skey)
+        taken = await _replay_or_take(w, channel, key, skey, amount, kind)
+        if isinstance(taken, TxResult):
+            return taken
         sbal, sname = taken
         rbal, rdisplay = await _add(w, channel, rkey, rname, amount, kind)
         tx_id = uuid.uuid4().hex
@@ -938,12 +943,9 @@ def _escrow_op(channel: str, username: str, amount: int, *, purpose: str, type: 
     meta = dict(metadata or {})
 
     async def op(w: _Work) -> TxResult:
-        replay = await _replay(w, channel, key)
-        if replay is not None:
-            return replay
-        taken = await _take(w, channel, ukey, amount, kind)
-        if taken is None:
-            return await _short(w, channel, ukey)
+        taken = await _replay_or_take(w, channel, key, ukey, amount, kind)
+        if isinstance(taken, TxResult):
+            return taken
         balance, display = taken
         row = (await w.r.rows(w.sql.escrow_open, (
             channel, ukey, display, amount, purpose, w.source, type, kind.value, reason,

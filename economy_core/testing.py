@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -323,13 +322,3 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
         await env.app.stop()
         await env.robot.stop()
         await env.nats.stop()
-
-
-def at(text: str) -> datetime:
-    """An aware UTC datetime from ISO text (``"2026-03-03T20:00"``), for FakeClock.set()."""
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value

@@ -208,8 +208,7 @@ class Presence:
 
     def _rate(self, channel: str, session: Session, now: datetime) -> float:
         cfg = self.cfg
-        room_user = self.ctx.rooms[channel].get(session.username) if channel in \
-            self.ctx.rooms.channels else None
+        room_user = self.ctx.rooms[channel].get(session.username)
         afk = room_user.afk if room_user is not None else False
         active = (session.last_chat is not None and not afk
                   and now - session.last_chat <= timedelta(minutes=cfg.afk_threshold_minutes))

@@ -3,20 +3,18 @@ CLI's config commands behave as documented."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
-from economy_core.cli import default_enabled, installed_plugins, main
-from economy_core.config import render_default_config
+from economy_core.cli import default_config_text, default_enabled, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_economy_toml_matches_the_schemas() -> None:
-    infos = installed_plugins()
-    generated = render_default_config({i.name: i.config_class for i in infos},
-                                      default_enabled())
+    generated = default_config_text()
     committed = (ROOT / "economy.toml").read_text(encoding="utf-8")
     assert committed == generated, (
         "economy.toml is out of date: run `cytube-economy config init --force`")
@@ -89,7 +87,7 @@ async def test_ledger_verify_exits_1_on_a_tampered_balance(tmp_path: Path, capsy
         conn.execute("UPDATE core_accounts SET balance = balance + 1000 WHERE user_key = 'bob'")
     cfg = tmp_path / "economy.toml"
     cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n', encoding="utf-8")
-    assert await __import__("asyncio").to_thread(
+    assert await asyncio.to_thread(
         main, ["--config", str(cfg), "ledger", "verify"]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH room/bob: balance 1005, sum of transactions 5" in out

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from economy_core.cli import default_enabled, installed_plugins
+from economy_core.cli import default_app_config, default_enabled
 from economy_core.testing import MakeApp
 
 
@@ -29,19 +29,13 @@ async def test_bot_runs_with_each_builtin_plugin_off(make_app: MakeApp, off: str
 
 
 async def test_demo_plays_a_scene_and_prints_a_transcript() -> None:
-    import tomllib
-
-    from economy_core.config import parse_config, render_default_config
     from economy_core.demo import run_demo
 
-    infos = installed_plugins()
-    schemas = {i.name: i.config_class for i in infos}
-    config = parse_config(tomllib.loads(render_default_config(schemas, default_enabled())),
-                          schemas=schemas)
+    config, plugins = default_app_config()
     scene = "/join alice\n+3m /pm alice balance\n/pm alice nonsense\n"
     out = io.StringIO()
     code = await asyncio.wait_for(
-        run_demo(config, [i for i in infos if i.name in config.enabled], speed=600.0,
+        run_demo(config, plugins, speed=600.0,
                  scene=scene, interactive=False, out=out), 60)
     text = out.getvalue()
     assert code == 0

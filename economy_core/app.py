@@ -28,10 +28,17 @@ from typing import Any
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .aliases import Aliases
 from .awards import Awards
 from .clock import Clock, SystemClock
 from .config import AppConfig
-from .context import PluginContext, PluginHooks, PluginOutbox, PluginScheduler
+from .context import (
+    PluginContext,
+    PluginHooks,
+    PluginMembers,
+    PluginOutbox,
+    PluginScheduler,
+)
 from .core_commands import CoreCommands
 from .db import check_table_prefix, make_engine, migrate
 from .dispatch import Dispatcher
@@ -40,6 +47,7 @@ from .events import (
     Event,
     MediaChanged,
     PrivateMessage,
+    RelayedChat,
     RoomSnapshot,
     UserJoined,
     UserLeft,
@@ -48,6 +56,7 @@ from .identity import Identity
 from .ledger import Ledger, Posting
 from .manager import PluginInfo, PluginLoadError, installed_entry_points, new_plugin_manager
 from .manager import register as register_plugin
+from .members import Members
 from .metrics import Metrics
 from .outbox import Outbox, Transport
 from .room import Rooms
@@ -60,6 +69,7 @@ EVENT_HOOKS: dict[type, tuple[str, str]] = {
     UserJoined: ("economy_user_joined", "event"),
     UserLeft: ("economy_user_left", "event"),
     ChatMessage: ("economy_chat_message", "event"),
+    RelayedChat: ("economy_relayed_chat", "event"),
     MediaChanged: ("economy_media_changed", "event"),
     RoomSnapshot: ("economy_room_seeded", "snapshot"),
 }
@@ -115,6 +125,8 @@ class EconomyApp:
         self.engine: AsyncEngine
         self.ledger: Ledger
         self.identity: Identity
+        self.members: Members
+        self.aliases: Aliases
         self.outbox: Outbox
         self.router: CommandRouter
 
@@ -136,6 +148,10 @@ class EconomyApp:
         await self.ledger.start()
         self.identity = Identity(self.engine)
         await self.identity.start()
+        self.members = Members(self.engine, self.clock, lambda: self.core.onboarding)
+        await self.members.start()
+        self.ledger.set_earn_gate(self.members)
+        self.aliases = Aliases(self.request, self.clock)
         self._commit_task = asyncio.create_task(self._observe_commits(), name="economy-commits")
 
         transport = self._transport if self._transport is not None else await self._make_bus()
@@ -212,7 +228,8 @@ class EconomyApp:
             awards=Awards(ledger, name, self._collect_multipliers, self.accumulators),
             clock=self.clock, scheduler=PluginScheduler(self.scheduler, name),
             outbox=PluginOutbox(self.outbox), rooms=self.rooms, identity=self.identity,
-            db=self.engine, log=logging.getLogger(f"economy_plugins.{name}"),
+            members=PluginMembers(self.members), aliases=self.aliases, db=self.engine,
+            log=logging.getLogger(f"economy_plugins.{name}"),
             metrics=self.metrics.for_plugin(name), format_amount=self.format_amount,
             request=self.request, hooks=PluginHooks(self.dispatcher))
         instance = info.cls(ctx)
@@ -284,6 +301,7 @@ class EconomyApp:
             return []
         async with self._event_lock:
             self.metrics.events_in.inc({"type": _event_type(event)})
+            await self._note_members(event)
             if isinstance(event, PrivateMessage):
                 return await self._handle_pm(event)
             self.rooms.apply(event)
@@ -293,6 +311,17 @@ class EconomyApp:
                 kwargs: dict[str, Any] = {arg: event}
                 await self.dispatcher.broadcast(name, **kwargs)
             return []
+
+    async def _note_members(self, event: Event) -> None:
+        """First sightings and (while a message minimum is set) chat line counts."""
+        if event.channel not in self.rooms.channels:
+            return
+        if isinstance(event, ChatMessage):
+            await self.members.count_message(event.channel, event.username)
+        elif isinstance(event, UserJoined | PrivateMessage):
+            await self.members.seen(event.channel, [event.username])
+        elif isinstance(event, RoomSnapshot):
+            await self.members.seen(event.channel, [u.username for u in event.users])
 
     async def _handle_pm(self, pm: PrivateMessage) -> list[str]:
         if pm.channel not in self.rooms.channels:
@@ -306,7 +335,10 @@ class EconomyApp:
         return replies
 
     async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until commit observers have run and the outbox is empty (tests, shutdown)."""
+        """Wait until plugins' background work is done, commit observers have run and the
+        outbox is empty (tests, shutdown)."""
+        if self._started:
+            await asyncio.wait_for(self.dispatcher.broadcast("economy_settle"), timeout)
         await asyncio.wait_for(self._commit_queue.join(), timeout)
         await self.outbox.flush(timeout)
 

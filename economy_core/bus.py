@@ -7,6 +7,9 @@ It only translates and sends (no business logic). The one door for inbound event
   chat lines CyTube replays after a robot restart (older than our start or the robot's restart,
   or already seen: same user, time and text);
 - unescapes CyTube's HTML and reduces ``<a href>`` links to their URL;
+- tells the bot's own chat lines apart: the echo of a line the economy sent (matched against
+  what it sent in the last two minutes) is dropped; any other line from the bot's account is
+  another service speaking through the same robot and becomes a :class:`RelayedChat`;
 - queues events and hands them to ``sink`` one at a time, in arrival order (kryten-py runs
   handlers as concurrent tasks; each handler only appends to the queue, synchronously);
 - seeds the room from the robot's KV userlist after connecting and whenever the robot announces
@@ -23,6 +26,7 @@ import asyncio
 import html
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -36,6 +40,7 @@ from .events import (
     MediaChanged,
     PrivateMessage,
     RankChanged,
+    RelayedChat,
     RoomSnapshot,
     RoomUser,
     UserJoined,
@@ -58,6 +63,17 @@ def clean_text(text: str) -> str:
     text = _LINK.sub(lambda m: html.unescape(m.group(1)), text)
     text = _TAG.sub("", text)
     return html.unescape(text).strip()
+
+
+OWN_LINES_KEPT = 200
+OWN_LINE_ECHO_SECONDS = 120.0
+"""How long after sending a chat line its echo (CyTube returns the bot's own lines) is expected."""
+
+
+def _comparable(text: str) -> str:
+    """A chat line as sent and as echoed compare equal: whitespace collapsed, CyTube's 320-char
+    cut applied."""
+    return " ".join(text.split())[:320]
 
 
 class KrytenBus:
@@ -85,6 +101,8 @@ class KrytenBus:
         self._paused = False
         self._replay_cutoff = datetime.now(UTC)
         self._seen_chat: deque[tuple[str, str, str]] = deque(maxlen=200)
+        self._own_lines: deque[tuple[str, str, float]] = deque(maxlen=OWN_LINES_KEPT)
+        """(channel, comparable text, monotonic time) of chat lines we sent recently."""
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -227,7 +245,8 @@ class KrytenBus:
                 self._log.warning("could not publish our startup: %s", exc)
 
     async def seed_rooms(self) -> None:
-        """Read each channel's userlist from the robot's KV and queue a RoomSnapshot."""
+        """Read each channel's userlist (and emote list) from the robot's KV and queue a
+        RoomSnapshot."""
         for channel in self.channels:
             try:
                 users = await self._client.kv_get(f"kryten_{channel}_userlist", "users",
@@ -251,7 +270,21 @@ class KrytenBus:
                 meta = meta if isinstance(meta, dict) else {}
                 room.append(RoomUser(name, int(entry.get("rank", 0) or 0),
                                      bool(meta.get("afk", False))))
-            self._put(RoomSnapshot(channel, tuple(room), self._clock.now()))
+            self._put(RoomSnapshot(channel, tuple(room), self._clock.now(),
+                                   await self._emotes(channel)))
+
+    async def _emotes(self, channel: str) -> tuple[str, ...] | None:
+        """The channel's emote names from the robot's KV (None when unavailable)."""
+        try:
+            emotes = await self._client.kv_get(f"kryten_{channel}_emotes", "list",
+                                               default=None, parse_json=True)
+        except Exception as exc:
+            self._log.info("room %s: emote list unavailable (%s)", channel, exc)
+            return None
+        if not isinstance(emotes, list):
+            return None
+        names = (e.get("name") if isinstance(e, dict) else e for e in emotes)
+        return tuple(str(n) for n in names if isinstance(n, str) and n.strip())
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -270,7 +303,8 @@ class KrytenBus:
         async def chat(ev: Any) -> None:
             channel = self._channel(ev)
             name = str(getattr(ev, "username", ""))
-            if channel is None or self._dropped_user(name) or getattr(ev, "shadow", False):
+            if channel is None or getattr(ev, "shadow", False) or (
+                    self._dropped_user(name) and user_key(name) != self.bot_key):
                 return
             raw = str(getattr(ev, "message", ""))
             stamp = getattr(ev, "timestamp", None)
@@ -284,6 +318,10 @@ class KrytenBus:
             self._seen_chat.append(marker)
             text = clean_text(raw)
             if not text or name.startswith("[") or text.startswith("[server]"):
+                return
+            if user_key(name) == self.bot_key:
+                if not self._is_own_line(channel, text):
+                    self._put(RelayedChat(channel, name, text, self._clock.now()))
                 return
             self._put(ChatMessage(channel, name, text, self._clock.now(), raw))
 
@@ -369,7 +407,17 @@ class KrytenBus:
 
     async def send_chat(self, channel: str, text: str) -> None:
         client = self._require()
+        self._own_lines.append((channel, _comparable(text), time.monotonic()))
         await client.send_chat(channel, text, domain=self.channels.get(channel))
+
+    def _is_own_line(self, channel: str, text: str) -> bool:
+        """True (and forgotten) when ``text`` is the echo of a line we sent recently."""
+        wanted, now = _comparable(text), time.monotonic()
+        for index, (ch, sent, at) in enumerate(self._own_lines):
+            if ch == channel and sent == wanted and now - at <= OWN_LINE_ECHO_SECONDS:
+                del self._own_lines[index]
+                return True
+        return False
 
     async def request(self, subject: str, payload: dict[str, Any],
                       timeout: float) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The ``cytube-economy`` command line.
 
-Sub-commands: ``run`` (the bot), ``config init|check|show``, ``plugins``, ``ledger verify``.
+Sub-commands: ``run`` (the bot), ``demo``, ``config init|check|show``, ``plugins``,
+``ledger verify``, and ``<plugin> <command>`` for every installed plugin that declares
+``cli_commands`` (see :class:`~economy_core.hooktypes.CliCommand`).
 The config file is ``--config PATH``, else ``$CYTUBE_ECONOMY_CONFIG``, else ``./economy.toml``.
 Exit status: 0 success, 1 a check failed (bad config, ledger mismatch), 2 usage error.
 """
@@ -13,8 +15,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .app import EconomyApp
 from .clock import SystemClock
@@ -27,6 +30,7 @@ from .config import (
     render_default_config,
     render_effective_config,
 )
+from .hooktypes import CliCommand
 from .manager import PluginInfo, PluginLoadError, installed_entry_points, load_plugins
 
 log = logging.getLogger("economy_core.cli")
@@ -220,7 +224,57 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return asyncio.run(_verify(loaded[0]))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def plugins_with_cli() -> list[PluginInfo]:
+    """Installed plugins that declare command-line commands (one that fails to import is
+    skipped with a warning: the core commands must keep working)."""
+    found: list[PluginInfo] = []
+    for name, ep in sorted(installed_entry_points().items()):
+        try:
+            [info] = load_plugins([name], {name: ep})
+        except PluginLoadError as exc:
+            log.warning("%s", exc)
+            continue
+        if getattr(info.cls, "cli_commands", None):
+            found.append(info)
+    return found
+
+
+def _plugin_section(args: argparse.Namespace, info: PluginInfo) -> object:
+    """The plugin's config section for its CLI command: from the config file when it exists
+    and enables the plugin, else the defaults."""
+    path = config_path(args.config)
+    if path.exists():
+        config, _ = load_app_config(path)
+        if info.name in config.plugins:
+            return config.plugins[info.name]
+    cls = info.config_class
+    return cls() if cls is not None else None
+
+
+def _plugin_command(info: PluginInfo, command: CliCommand) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            section = _plugin_section(args, info)
+        except (ConfigError, PluginLoadError) as exc:
+            print(f"{config_path(args.config)}: invalid\n{exc}", file=sys.stderr)
+            return 1
+        return command.run(args, section)
+    return run
+
+
+def _add_plugin_commands(sub: Any, infos: Sequence[PluginInfo]) -> None:
+    for info in infos:
+        commands: Sequence[CliCommand] = info.cls.cli_commands  # type: ignore[attr-defined]
+        group = sub.add_parser(info.name, help=f"commands of the {info.name} plugin")
+        group_sub = group.add_subparsers(dest=f"{info.name}_command", required=True)
+        for command in commands:
+            parser = group_sub.add_parser(command.name, help=command.help)
+            if command.add_arguments is not None:
+                command.add_arguments(parser)
+            parser.set_defaults(func=_plugin_command(info, command))
+
+
+def build_parser(plugin_infos: Sequence[PluginInfo] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cytube-economy",
                                      description="A plugin-based channel economy for CyTube.")
     parser.add_argument("--config", help="config file (default: $CYTUBE_ECONOMY_CONFIG or "
@@ -260,11 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     ledger_sub.add_parser("verify", help="check every balance against its transactions"
                           ).set_defaults(func=cmd_ledger_verify)
+    _add_plugin_commands(sub, [i for i in plugin_infos if i.name not in sub.choices])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(plugins_with_cli())
     args = parser.parse_args(argv)
     if args.validate_config:
         return cmd_config_check(args)

@@ -34,13 +34,18 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The wall clock, optionally sped up by ``time_scale`` from the moment it was made."""
+    """The wall clock, optionally sped up by ``time_scale`` from the moment it was made.
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    ``start`` sets the simulated instant at that moment (default: the real time); black-box tests
+    use it to begin just before a day boundary."""
+
+    def __init__(self, time_scale: float = 1.0, *, start: datetime | None = None) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        if start is not None and start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
         self.time_scale = time_scale
-        self._origin_wall = datetime.now(UTC)
+        self._origin_wall = start if start is not None else datetime.now(UTC)
         self._origin_mono = time.monotonic()
 
     def now(self) -> datetime:

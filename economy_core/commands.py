@@ -65,6 +65,8 @@ class CommandSpec:
     admin: bool = False
     min_rank: int = 0
     long_help: str = ""
+    listed: Callable[[Any], bool] | None = None
+    """Given the plugin instance: whether ``help`` lists the command now (None = always)."""
 
 
 @attrs.frozen
@@ -95,6 +97,12 @@ class BoundCommand:
     fn: Callable[..., Awaitable[str | list[str] | None]]
     params: tuple[Param, ...]
 
+    def listed(self) -> bool:
+        """Whether ``help`` shows this command now (a switched-off game is left out)."""
+        if self.spec.listed is None:
+            return True
+        return bool(self.spec.listed(getattr(self.fn, "__self__", None)))
+
     def usage(self) -> str:
         words = [self.spec.name, *(p.placeholder() for p in self.params)]
         return "Usage: " + " ".join(words)
@@ -104,15 +112,18 @@ COMMAND_ATTR = "__economy_command__"
 
 
 def command(name: str, *, help: str, aliases: Sequence[str] = (), admin: bool = False,
-            min_rank: int = 0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a PM command on a plugin method (see the module docstring)."""
+            min_rank: int = 0, listed: Callable[[Any], bool] | None = None
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a PM command on a plugin method (see the module docstring). ``listed(plugin)``
+    decides whether ``help`` shows it at the moment (e.g. only while a game is switched on);
+    the command itself stays callable and should explain when it is off."""
     if not re.fullmatch(r"[a-z0-9_:]+", name):
         raise ValueError(f"command name {name!r}: use lower-case letters, digits, _ or :")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         doc = inspect.cleandoc(fn.__doc__ or "")
         setattr(fn, COMMAND_ATTR, CommandSpec(name, help, tuple(a.lower() for a in aliases),
-                                              admin, min_rank, doc))
+                                              admin, min_rank, doc, listed))
         return fn
 
     return decorate

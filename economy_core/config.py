@@ -205,6 +205,24 @@ class OutboxConfig:
 
 
 @attrs.frozen
+class OnboardingConfig:
+    min_account_age_minutes: int = setting(
+        0, validator=_at_least(0),
+        help="Earnings are withheld until the core has known a user this many minutes (0 = off)")
+    min_messages_to_earn: int = setting(
+        0, validator=_at_least(0),
+        help="Earnings are withheld until a user has sent this many chat lines (0 = off)")
+    exempt_types: list[str] = setting(
+        factory=lambda: ["admin_grant", "admin_rain"],
+        help="Earn-class transaction types never withheld (an admin's deliberate awards)")
+
+    @property
+    def active(self) -> bool:
+        """True when any minimum is set."""
+        return self.min_account_age_minutes > 0 or self.min_messages_to_earn > 0
+
+
+@attrs.frozen
 class LogConfig:
     level: str = setting("INFO", validator=_log_level_valid,
                          help="Log level: DEBUG, INFO, WARNING or ERROR")
@@ -226,6 +244,8 @@ class CoreConfig:
     commands: CommandsConfig = setting(factory=CommandsConfig, help="PM command handling")
     clock: ClockConfig = setting(factory=ClockConfig, help="Time and calendar")
     outbox: OutboxConfig = setting(factory=OutboxConfig, help="Pacing of outgoing messages")
+    onboarding: OnboardingConfig = setting(
+        factory=OnboardingConfig, help="Minimums before new accounts earn (anti-farming)")
     log: LogConfig = setting(factory=LogConfig, help="Logging")
     ignored_users: list[str] = setting(
         factory=lambda: ["CyTubeBot", "NepBot"],

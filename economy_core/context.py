@@ -2,7 +2,8 @@
 
 A plugin never receives the app or the plugin manager. It gets its own config section, a ledger
 that stamps its name as the source, the award pipeline, the clock, a scheduler whose jobs it owns,
-an outbox that can only send PMs and chat, read access to the rooms, the identity flags, the
+an outbox that can only send PMs and chat, read access to the rooms, the identity flags, users'
+first-seen times and onboarding standing, alias-aware identity (``aliases.same_person``), the
 database engine (for its own ``<name>_*`` tables), a logger and prefixed metrics.
 """
 
@@ -10,18 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import time, tzinfo
+from datetime import datetime, time, tzinfo
 from typing import Any, Generic, TypeVar
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .aliases import Aliases
 from .awards import Awards
 from .clock import Clock
 from .config import CoreConfig
 from .dispatch import Dispatcher
 from .identity import Identity
 from .ledger import Ledger
+from .members import Members, Standing
 from .metrics import PluginMetrics
 from .outbox import Outbox
 from .room import Rooms
@@ -77,7 +80,8 @@ class PluginHooks:
     """Asking the other plugins through hooks (the only way plugins meet, besides the ledger).
 
     ``collect`` gathers the non-None answers of every implementation (lists flattened);
-    ``first`` returns the first non-None answer. Failures are isolated and counted as usual.
+    ``first`` returns the first non-None answer; ``broadcast`` only tells them. Failures are
+    isolated and counted as usual.
     """
 
     def __init__(self, dispatcher: Dispatcher) -> None:
@@ -88,6 +92,26 @@ class PluginHooks:
 
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         return await self._dispatcher.first(hook_name, **kwargs)
+
+    async def broadcast(self, hook_name: str, **kwargs: Any) -> None:
+        """Tell every implementation (answers are ignored; failures isolated and counted)."""
+        await self._dispatcher.broadcast(hook_name, **kwargs)
+
+
+class PluginMembers:
+    """What the core knows about users' history in a channel (read side of the members store)."""
+
+    def __init__(self, members: Members) -> None:
+        self._members = members
+
+    async def first_seen(self, channel: str, username: str) -> datetime:
+        """When the core first saw the user in ``channel`` (now, recorded, if never before).
+        Use it for account-age rules."""
+        return await self._members.first_seen(channel, username)
+
+    async def standing(self, channel: str, username: str) -> Standing:
+        """The user against the onboarding minimums (``may_earn``, minutes/messages left)."""
+        return await self._members.standing(channel, username)
 
 
 @attrs.frozen
@@ -104,6 +128,8 @@ class PluginContext(Generic[C]):
     outbox: PluginOutbox
     rooms: Rooms
     identity: Identity
+    members: PluginMembers
+    aliases: Aliases
     db: AsyncEngine
     log: logging.Logger
     metrics: PluginMetrics

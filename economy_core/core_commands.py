@@ -61,7 +61,7 @@ class CoreCommands:
             return ["\n".join(lines)]
         groups: dict[str, list[str]] = {}
         for cmd in self._router.commands():
-            if cmd.spec.admin and not call.is_admin:
+            if (cmd.spec.admin and not call.is_admin) or not cmd.listed():
                 continue
             groups.setdefault(cmd.plugin, []).append(cmd.spec.name)
         order = sorted(groups, key=lambda plugin: (plugin == "core", plugin))

@@ -17,6 +17,8 @@ Contracts:
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +39,6 @@ NAMING: dict[str, str] = {
 migrations that alter constraints possible on every backend)."""
 
 SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
@@ -55,6 +55,37 @@ def sqlite_url(path: str) -> str:
     return "sqlite+aiosqlite:///" + path
 
 
+WAL_SWITCH_ATTEMPTS = 200
+"""How often a connection retries switching a new SQLite file to WAL (10 ms apart) before it
+gives up and reports the lock."""
+
+
+def _is_wal(cursor: Any) -> bool:
+    cursor.execute("PRAGMA journal_mode")
+    row = cursor.fetchone()
+    return row is not None and str(row[0]).lower() == "wal"
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the file in WAL mode. Several first connections to a new file race for the switch;
+    the losers are refused ("database is locked") at once, without the busy handler, while the
+    winner converts it. WAL is a property of the file: once any connection set it, all have it,
+    so a loser retries until it sees WAL (or wins the switch) and raises only if it never does."""
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            try:
+                if _is_wal(cursor):
+                    return
+            except sqlite3.OperationalError:
+                pass
+            if attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -62,6 +93,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         try:
+            cursor.execute("PRAGMA busy_timeout=30000")
+            _switch_to_wal(cursor)
             for pragma in SQLITE_PRAGMAS:
                 cursor.execute(pragma)
         finally:

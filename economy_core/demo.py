@@ -62,8 +62,7 @@ class Demo:
         self.clock = clock
         self.channel = channel
         self.out = out
-        self._seen_pms = 0
-        self._seen_chat = 0
+        self._seen_commands = 0
         self._balances: dict[str, int] = {}
         self._present: set[str] = set()
 
@@ -76,14 +75,15 @@ class Demo:
 
     async def pump(self) -> None:
         """Print what the bot sent since last time and balance changes of present users."""
-        pms = self.robot.sent_pms[self._seen_pms:]
-        self._seen_pms += len(pms)
-        for to, msg in pms:
-            self.say(f"bot → {to}: {msg}".replace("\n", "\n           "))
-        chat = self.robot.sent_chat[self._seen_chat:]
-        self._seen_chat += len(chat)
-        for line in chat:
-            self.say(f"bot (public chat): {line}")
+        sent = self.robot.commands[self._seen_commands:]
+        self._seen_commands += len(sent)
+        for command in sent:  # in the order the robot received them
+            args = command.get("args", {})
+            if command.get("command") == "pm":
+                text = f"bot → {args.get('to', '')}: {args.get('msg', '')}"
+                self.say(text.replace("\n", "\n           "))
+            elif command.get("command") == "say":
+                self.say(f"bot (public chat): {args.get('message', '')}")
 
     async def report_balances(self) -> None:
         """One line with every present user's balance that changed since the last report."""

@@ -62,6 +62,17 @@ class ChatMessage:
 
 
 @attrs.frozen
+class RelayedChat:
+    """A public line from the bot's own CyTube account that this economy did not send: another
+    service (a chat or LLM bot) speaking through the same kryten-robot."""
+
+    channel: str
+    username: str
+    text: str
+    at: datetime
+
+
+@attrs.frozen
 class PrivateMessage:
     """A PM to the bot (CyTube ``pm``).
 
@@ -118,12 +129,15 @@ class RoomSnapshot:
     channel: str
     users: tuple[RoomUser, ...]
     at: datetime
+    emotes: tuple[str, ...] | None = None
+    """The channel's emote names, when the robot's state had them (None = unknown)."""
 
 
 Event = (
     UserJoined
     | UserLeft
     | ChatMessage
+    | RelayedChat
     | PrivateMessage
     | MediaChanged
     | RankChanged

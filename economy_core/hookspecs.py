@@ -10,17 +10,25 @@ logged and counted against its plugin and never reaches the other plugins.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .events import ChatMessage, MediaChanged, RoomSnapshot, UserJoined, UserLeft
+from .events import (
+    ChatMessage,
+    MediaChanged,
+    RelayedChat,
+    RoomSnapshot,
+    UserJoined,
+    UserLeft,
+)
 
 if TYPE_CHECKING:
     from .commands import CommandCall
     from .hooktypes import AwardRequest, Multiplier, ProfileField
     from .ledger import Posting
+    from .triggers import EarningTrigger
 
 PROJECT = "cytube_economy"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -45,6 +53,13 @@ def economy_shutdown() -> None:
 
 
 @hookspec
+def economy_settle() -> None:
+    """Async broadcast. Finish work the plugin queued in the background (e.g. batched ledger
+    writes) so that its effects are visible when this returns. Called by ``settle()`` (tests,
+    demos); shutdown still calls ``economy_shutdown``."""
+
+
+@hookspec
 def economy_room_seeded(snapshot: RoomSnapshot) -> None:
     """Async broadcast. The room's current occupants (start-up, or the robot restarted). Seed
     state from it; pay no arrival rewards for these users."""
@@ -66,6 +81,13 @@ def economy_chat_message(event: ChatMessage) -> None:
 
 
 @hookspec
+def economy_relayed_chat(event: RelayedChat) -> None:
+    """Async broadcast. A public line from the bot's own account that the economy did not send
+    (another service talking through the same robot, e.g. an LLM chat bot). Never a human's line:
+    it earns nothing by itself."""
+
+
+@hookspec
 def economy_media_changed(event: MediaChanged) -> None:
     """Async broadcast. The playing media changed."""
 
@@ -84,6 +106,15 @@ def economy_award_multiplier(award: AwardRequest) -> list[Multiplier] | Multipli
 
 
 @hookspec
+def economy_earning_triggers() -> list[EarningTrigger] | EarningTrigger | None:
+    """Async collect, once at start-up. Extra earning triggers for the chat pipeline (see
+    :mod:`economy_core.triggers`): every public human chat line is offered to each of them, with
+    the channel state from before the line, and their hits are paid like built-in ones (caps,
+    multipliers, accumulators, analytics). Nothing runs them unless a chat pipeline plugin is
+    enabled."""
+
+
+@hookspec
 def economy_before_command(call: CommandCall) -> str | None:
     """Async first. Return a refusal text to stop the command (the text is replied); None lets
     it run. The first non-None answer wins."""
@@ -98,6 +129,16 @@ def economy_profile_fields(channel: str, username: str) -> list[ProfileField] | 
 @hookspec
 def economy_reward_lines(channel: str) -> list[str] | None:
     """Async collect. Human-readable "what earns what" lines for the ``rewards`` command."""
+
+
+@hookspec
+def economy_occasion_started(channel: str, name: str, at: datetime,
+                             reward: int | None) -> None:
+    """Async broadcast, sent by a plugin that runs channel-wide occasions (scheduled or
+    admin-started events) through ``ctx.hooks.broadcast``: ``name`` began at ``at``. Plugins
+    that reward being present at such a moment pay now; ``reward`` is the occasion's own amount
+    for that, None for the rewarding plugin's default. A repeated call for the same (name, at)
+    must pay nothing more."""
 
 
 @hookspec

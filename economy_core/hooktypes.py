@@ -1,6 +1,11 @@
-"""Small data types that travel through hooks: award requests, multipliers, profile fields."""
+"""Small data types that travel through hooks and plugin declarations: award requests,
+multipliers, profile fields, command-line commands."""
 
 from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -34,3 +39,19 @@ class ProfileField:
     label: str
     value: str
     order: int = 100
+
+
+@attrs.frozen
+class CliCommand:
+    """A command-line sub-command a plugin offers: ``cytube-economy <plugin> <name> ...``.
+
+    Declared on the plugin class as ``cli_commands = (CliCommand(...), ...)``. ``run(args,
+    config)`` gets the parsed arguments and the plugin's config section (from ``--config`` when
+    that file exists and enables the plugin, else the defaults), prints its output and returns
+    the exit status. It runs without the bot: no bus, no ledger.
+    """
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, Any], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None

@@ -120,6 +120,15 @@ class Account:
 
 
 @attrs.frozen
+class Holder:
+    """An account reduced to what a balance rule needs."""
+
+    user_key: str
+    username: str
+    balance: int
+
+
+@attrs.frozen
 class Posting:
     """One committed balance change (a ``core_transactions`` row). ``tx_id`` groups the postings
     of one ledger operation."""
@@ -195,6 +204,42 @@ class TxResult:
     def balance(self) -> int:
         """The main user's balance after the operation (for a failed debit: the current one)."""
         return next(iter(self.balances.values()), 0)
+
+
+class EarnGate(Protocol):
+    """Decides whether earn-class credits reach a user now (the core's onboarding minimums).
+
+    The ledger asks it before every EARN credit whose ``type`` it ``applies`` to; withheld users
+    get nothing from that credit (no posting, no counters, no idempotency record)."""
+
+    def applies(self, type: str) -> bool: ...
+
+    async def withheld(self, channel: str, usernames: Sequence[str]) -> set[str]: ...
+
+
+WITHHELD = "withheld"
+"""``TxResult.error`` of a single credit the earn gate withheld."""
+
+
+async def _gated(gate: EarnGate | None, channel: str, awards: Sequence[Award]) -> list[Award]:
+    """``awards`` without the earn-class ones the gate withholds."""
+    if gate is None:
+        return list(awards)
+    gated = [a for a in awards if a.kind is Kind.EARN and gate.applies(a.type)]
+    if not gated:
+        return list(awards)
+    out = await gate.withheld(channel, [a.username for a in gated])
+    if not out:
+        return list(awards)
+    return [a for a in awards if not (a.kind is Kind.EARN and gate.applies(a.type)
+                                      and user_key(a.username) in out)]
+
+
+async def _withheld_one(gate: EarnGate | None, channel: str, username: str, type: str,
+                        kind: Kind) -> bool:
+    if gate is None or Kind(kind) is not Kind.EARN or not gate.applies(type):
+        return False
+    return bool(await gate.withheld(channel, [username]))
 
 
 @attrs.frozen
@@ -1168,6 +1213,7 @@ class _Shared:
         self.hop: _Hop | None = None
         self.batches = 0
         self.jobs = 0
+        self.gate: EarnGate | None = None
 
     async def submit(self, op: Op[T] | None, fn: Callable[[LedgerTx], Awaitable[T]] | None,
                      source: str) -> T:
@@ -1396,6 +1442,9 @@ class LedgerTx:
                      kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
                      related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
+        if await _withheld_one(self._shared.gate, channel, username, type, kind):
+            return TxResult(False, (), {user_key(username): await self.balance(channel, username)},
+                            WITHHELD)
         return await self._do(_credit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
@@ -1419,7 +1468,10 @@ class LedgerTx:
 
     async def credit_many(self, channel: str, awards: Sequence[Award], *,
                           key: str | None = None) -> TxResult:
-        return await self._do(_credit_many_op(channel, awards, key=key))
+        kept = await _gated(self._shared.gate, channel, awards)
+        if awards and not kept:
+            return TxResult(True, (), {})
+        return await self._do(_credit_many_op(channel, kept, key=key))
 
     async def escrow(self, channel: str, username: str, amount: int, *, purpose: str,
                      type: str = "escrow", kind: Kind = Kind.SPEND, reason: str = "",
@@ -1491,6 +1543,10 @@ class Ledger:
     def tz(self) -> tzinfo:
         return self._shared.tz
 
+    def set_earn_gate(self, gate: EarnGate | None) -> None:
+        """Install the gate consulted before earn-class credits (shared by every view)."""
+        self._shared.gate = gate
+
     @property
     def stats(self) -> tuple[int, int]:
         """(committed groups, jobs in them) since creation: jobs/groups is the grouping."""
@@ -1533,7 +1589,11 @@ class Ledger:
                      kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
                      related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
-        """Add ``amount`` to the user's account (created on first need)."""
+        """Add ``amount`` to the user's account (created on first need). An earn-class credit
+        the earn gate withholds writes nothing: ok=False, error "withheld"."""
+        if await _withheld_one(self._shared.gate, channel, username, type, kind):
+            return TxResult(False, (), {user_key(username): await self.balance(channel, username)},
+                            WITHHELD)
         return await self._write(_credit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
@@ -1562,8 +1622,12 @@ class Ledger:
     async def credit_many(self, channel: str, awards: Sequence[Award], *,
                           key: str | None = None) -> TxResult:
         """Credit many awards (a user may appear more than once) in one transaction, with bulk
-        statements. Balances: each user once, in order of first appearance."""
-        return await self._write(_credit_many_op(channel, awards, key=key))
+        statements. Balances: each user once, in order of first appearance. Earn-class awards
+        the earn gate withholds are left out (all withheld: nothing is written, ok=True)."""
+        kept = await _gated(self._shared.gate, channel, awards)
+        if awards and not kept:
+            return TxResult(True, (), {})
+        return await self._write(_credit_many_op(channel, kept, key=key))
 
     async def escrow(self, channel: str, username: str, amount: int, *, purpose: str,
                      type: str = "escrow", kind: Kind = Kind.SPEND, reason: str = "",
@@ -1660,6 +1724,16 @@ class Ledger:
         result = await self._read(sa.select(accounts).where(accounts.c.channel == channel)
                                   .order_by(column.desc(), accounts.c.user_key).limit(limit))
         return [_account(row) for row in result]
+
+    async def holders(self, channel: str, minimum: int) -> list[Holder]:
+        """Every account of the channel with ``balance >= minimum``, ordered by user key, as
+        lean (key, name, balance) records (for jobs that go over all holders, such as a nightly
+        balance rule: 100,000 of them read in a fraction of a second)."""
+        result = await self._read(
+            sa.select(accounts.c.user_key, accounts.c.username, accounts.c.balance).where(
+                accounts.c.channel == channel, accounts.c.balance >= minimum)
+            .order_by(accounts.c.user_key))
+        return [Holder(row.user_key, row.username, int(row.balance)) for row in result]
 
     async def circulation(self, channel: str) -> int:
         """Σ balances in the channel."""

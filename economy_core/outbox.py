@@ -4,8 +4,10 @@ Contract (per channel, one worker task each):
 
 * **Pacing.** At most one send per ``min_gap_seconds`` per channel, measured in real monotonic
   time between the starts of two sends; the first message goes at once.
-* **Priority.** Replies, then notifications, then chat lines; FIFO inside a priority. A message
-  that has begun sending finishes first: the chunks of one message stay consecutive.
+* **Priority.** Replies first. Notifications and chat lines keep the order they were queued in
+  (an announcement queued before a burst of PMs about it goes first), except that a chat line
+  held back by the chat budget lets notifications pass. A message that has begun sending
+  finishes first: the chunks of one message stay consecutive.
 * **Splitting.** Text is cut into chunks of at most ``max_chars`` characters at line breaks; a
   single over-long line is cut at spaces, then hard. Each chunk is one send.
 * **Merging.** A notification to a user who already has an unsent notification queued less than
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -38,6 +41,8 @@ import attrs
 
 CHAT_DEDUPE_SECONDS = 30.0
 """A chat line identical to one queued this recently (same channel) is dropped."""
+
+_ORDER = itertools.count()
 
 CHAT_BUDGET_WINDOW_SECONDS = 60.0
 """The rolling window of the chat budget."""
@@ -109,6 +114,8 @@ class _Message:
     hint: bool = False
     chunks: deque[str] = attrs.field(factory=deque)
     started: bool = False
+    seq: int = attrs.field(factory=lambda: next(_ORDER))
+    """Queueing order across kinds (a merged notification keeps its first place)."""
 
 
 @attrs.define
@@ -327,15 +334,16 @@ class Outbox:
         """The message to send next, or (None, when to look again: None = on the next wake)."""
         if ch.current is not None:
             return ch.current, None
-        for kind in (Kind.REPLY, Kind.NOTIFY):
-            if ch.queues[kind]:
-                return ch.queues[kind].popleft(), None
-        if ch.queues[Kind.CHAT]:
-            ready = self._chat_ready_at(ch, now)
-            if ready <= now:
-                return ch.queues[Kind.CHAT].popleft(), None
-            return None, ready
-        return None, None
+        if ch.queues[Kind.REPLY]:
+            return ch.queues[Kind.REPLY].popleft(), None
+        notes, chat = ch.queues[Kind.NOTIFY], ch.queues[Kind.CHAT]
+        ready = self._chat_ready_at(ch, now) if chat else None
+        if chat and ready is not None and ready <= now and (not notes
+                                                            or chat[0].seq < notes[0].seq):
+            return chat.popleft(), None
+        if notes:
+            return notes.popleft(), None
+        return None, ready
 
     async def _run(self, ch: _Channel) -> None:
         while True:

@@ -98,6 +98,14 @@ class RobotStandIn:
         self.users = {u["name"].casefold(): u for u in users}
         await self._write_userlist()
 
+    async def set_emotes(self, names: list[str]) -> None:
+        """Write the channel's emote list to KV (as the robot keeps it: {name, image})."""
+        bucket = f"kryten_{self.channel}_emotes"
+        await self._client.get_or_create_kv_bucket(bucket)
+        await self._client.kv_put(bucket, "list",
+                                  [{"name": n, "image": f"https://x.test/{i}.png"}
+                                   for i, n in enumerate(names)], as_json=True)
+
     async def _write_userlist(self) -> None:
         await self._client.kv_put(self.bucket, "users", list(self.users.values()), as_json=True)
 

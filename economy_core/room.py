@@ -29,12 +29,16 @@ class Room:
         self._ranks: dict[str, int] = {}
         self.seeded = False
         """True once a room snapshot arrived (the occupants are known, not guessed)."""
+        self.emotes: frozenset[str] = frozenset()
+        """The channel's emote names (from the robot's state; empty until known)."""
 
     def apply(self, event: Event) -> None:
         """Update the occupants from one inbound event (other event types are ignored)."""
         if isinstance(event, RoomSnapshot):
             self._users = {user_key(u.username): u for u in event.users}
             self.seeded = True
+            if event.emotes is not None:
+                self.emotes = frozenset(event.emotes)
             for u in event.users:
                 self._ranks[user_key(u.username)] = u.rank
         elif isinstance(event, UserJoined):

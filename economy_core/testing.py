@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,10 @@ def build_config(infos: Sequence[PluginInfo], overrides: Mapping[str, Any], *,
         "channels": [{"domain": "cytu.be", "channel": channel}],
         "database": {"url": database_url},
         "metrics": {"port": 0},
-        "outbox": {"min_gap_seconds": 0.0, "merge_window_seconds": 0.0},
+        # no pacing in behaviour tests: the outbox's own tests cover it (and the chat budget
+        # counts real seconds, which a FakeClock test would otherwise wait out in settle())
+        "outbox": {"min_gap_seconds": 0.0, "merge_window_seconds": 0.0,
+                   "chat_per_minute": 100_000},
         "plugins": {"enabled": [i.name for i in infos]},
     }
     data = merge_config(base, overrides)
@@ -283,7 +287,8 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
 
     Starts nats-server (JetStream on) on a free loopback port, the robot stand-in with the given
     users already in the room (its KV userlist), then the app with its kryten-py bus and a real
-    clock (``time_scale`` times faster). Everything is stopped at teardown.
+    clock (``time_scale`` times faster, starting at ``start`` if given). Everything is stopped at
+    teardown.
     """
     from .clock import SystemClock
     from .natsd import NatsServer
@@ -294,7 +299,8 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
     async def factory(plugins: Iterable[str | type] = (),
                       config: Mapping[str, Any] | None = None, *,
                       users: Sequence[tuple[str, int]] = (),
-                      channel: str = DEFAULT_CHANNEL, time_scale: float = 1.0) -> E2E:
+                      channel: str = DEFAULT_CHANNEL, time_scale: float = 1.0,
+                      start: datetime | None = None) -> E2E:
         nats = NatsServer(store_dir=str(tmp_path / "nats"))
         await nats.start()
         robot = RobotStandIn(nats.url, channel=channel, bot_username="ZCoinBot")
@@ -308,7 +314,8 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
         app_config = build_config(infos, overrides,
                                   database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
                                   channel=channel)
-        app = EconomyApp(app_config, infos, clock=SystemClock(time_scale), strict_hooks=True)
+        app = EconomyApp(app_config, infos, clock=SystemClock(time_scale, start=start),
+                         strict_hooks=True)
         await app.start()
         env = E2E(app, robot, nats, channel)
         started.append(env)

@@ -29,6 +29,7 @@ from economy_core.events import (
     MediaChanged,
     PrivateMessage,
     RankChanged,
+    RelayedChat,
     RoomSnapshot,
     RoomUser,
     UserJoined,
@@ -277,8 +278,8 @@ async def test_a_failing_sink_does_not_stop_the_consumer(tmp_path: Path) -> None
 
 async def test_self_ignored_and_shadow_are_dropped(wire_env: Any) -> None:
     env = await wire_env()
-    await env.robot.chat(BOT, "my own announcement")
-    await env.robot.chat("zcoinbot", "own line, other casing")
+    await env.bus.send_chat(CHANNEL, "my own   announcement")
+    await env.robot.chat(BOT, "my own announcement")  # CyTube echoes our line: dropped
     await env.robot.chat("CYTUBEBOT", "ignored bot")
     await env.robot.chat("mallory", "shadow muted", shadow=True)
     await env.robot.pm(BOT, "echo of our own PM")
@@ -289,6 +290,23 @@ async def test_self_ignored_and_shadow_are_dropped(wire_env: Any) -> None:
     await env.robot.set_afk("cytubebot", True)
     await env.chat_marker()
     assert [type(e).__name__ for e in env.events] == ["RoomSnapshot", "ChatMessage"]
+
+
+async def test_other_lines_from_the_bot_account_are_relayed_chat(wire_env: Any) -> None:
+    """Another service (an LLM bot) speaking through the same robot account: its lines reach
+    plugins as RelayedChat, never as a human's ChatMessage; our own echoes never do."""
+    env = await wire_env()
+    await env.bus.send_chat(CHANNEL, "☔ It's raining!")
+    await env.robot.chat("zcoinbot", "an answer from the llm, other casing")
+    now_ms = int(time.time() * 1000)
+    await env.robot.chat(BOT, "☔ It's raining!", time_ms=now_ms)  # the echo of ours
+    # a second identical line (another moment): not ours any more
+    await env.robot.chat(BOT, "☔ It's raining!", time_ms=now_ms + 1)
+    await env.chat_marker()
+    relayed = env.of(RelayedChat)
+    assert [e.text for e in relayed] == ["an answer from the llm, other casing",
+                                         "☔ It's raining!"]
+    assert [e.text for e in env.of(ChatMessage)] == ["marker"]
 
 
 async def test_server_lines_are_dropped(wire_env: Any) -> None:

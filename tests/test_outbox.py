@@ -127,7 +127,7 @@ async def test_a_sequence_is_several_replies_sent_back_to_back(
     assert transport.texts() == ["first", "second"]
 
 
-async def test_priority_replies_then_notifications_then_chat(
+async def test_replies_first_then_notifications_and_chat_in_queue_order(
         make_outbox: MakeOutbox, transport: FakeTransport) -> None:
     box = make_outbox()
     box.chat("room", "chat 1")
@@ -138,7 +138,24 @@ async def test_priority_replies_then_notifications_then_chat(
     box.reply("room", "dave", "reply 2")
     await box.start()
     assert await box.flush(2.0)
-    assert transport.texts() == ["reply 1", "reply 2", "note 1", "note 2", "chat 1", "chat 2"]
+    assert transport.texts() == ["reply 1", "reply 2", "chat 1", "note 1", "chat 2", "note 2"]
+
+
+async def test_an_announcement_stays_ahead_of_the_pms_it_announces_under_backlog(
+        make_outbox: MakeOutbox, transport: FakeTransport) -> None:
+    """RELIABILITY 5: a drop announced in chat, then one PM per recipient — with PMs already
+    waiting, the announcement must still go before the PMs queued after it."""
+    box = make_outbox()
+    for i in range(5):
+        box.notify("room", f"earlier{i}", f"older note {i}", transactional=True)
+    box.chat("room", "☔ rain for 3 users")
+    for user in ("ann", "ben", "cat"):
+        box.notify("room", user, f"+5 for {user}", transactional=True)
+    await box.start()
+    assert await box.flush(2.0)
+    texts = transport.texts()
+    assert texts.index("☔ rain for 3 users") < min(texts.index(f"+5 for {u}")
+                                                  for u in ("ann", "ben", "cat"))
 
 
 async def test_empty_text_is_ignored(make_outbox: MakeOutbox, transport: FakeTransport) -> None:

@@ -28,7 +28,7 @@ from economy_core.context import PluginContext
 from economy_core.events import ChatMessage, RoomSnapshot, UserJoined, UserLeft, user_key
 from economy_core.hookspecs import hookimpl
 from economy_core.hooktypes import ProfileField
-from economy_core.ledger import Award, Kind
+from economy_core.ledger import WITHHELD, Award, Kind
 from economy_core.text import render
 
 from . import tables
@@ -76,6 +76,8 @@ class Presence:
         self.ctx = ctx
         self.sessions: dict[str, dict[str, Session]] = {c: {} for c in ctx.channels}
         self.departed: dict[tuple[str, str], datetime] = {}
+        self.pending_wallets: dict[tuple[str, str], str] = {}
+        """Welcome wallets withheld by the onboarding minimums: (channel, key) → username."""
         self.ticks = 0
 
     @property
@@ -144,21 +146,8 @@ class Presence:
     async def _arrive(self, channel: str, username: str, last_seen: datetime | None,
                       now: datetime) -> None:
         """A genuine arrival: the welcome wallet (once ever), else a welcome-back bonus."""
-        wallet = self.cfg.welcome_wallet
-        if wallet.enabled and wallet.amount > 0:
-            result = await self.ctx.ledger.credit(
-                channel, username, wallet.amount, type="welcome_wallet", kind=Kind.EARN,
-                trigger_id="onboarding.welcome_wallet", reason="welcome wallet",
-                key=f"presence:welcome:{user_key(username)}")
-            if not result.replayed:
-                text = self._notice(wallet.message, wallet.amount, username)
-
-                async def send_welcome() -> None:
-                    self.ctx.outbox.notify(channel, username, text, transactional=True)
-
-                self.ctx.scheduler.once(wallet.delay_seconds, send_welcome,
-                                        name=f"welcome:{user_key(username)}")
-                return
+        if await self._pay_wallet(channel, username):
+            return
         back = self.cfg.welcome_back
         if (back.enabled and back.bonus > 0 and last_seen is not None
                 and now - last_seen >= timedelta(days=back.days_absent)):
@@ -167,9 +156,37 @@ class Presence:
                 trigger_id="retention.welcome_back", reason="welcome back",
                 metadata={"for_last_seen": last_seen.isoformat()},
                 key=f"presence:welcome_back:{user_key(username)}:{last_seen.isoformat()}")
-            if not result.replayed:
+            if result.ok and not result.replayed:
                 self.ctx.outbox.notify(channel, username,
                                        self._notice(back.message, back.bonus, username))
+
+    async def _pay_wallet(self, channel: str, username: str) -> bool:
+        """Pay the welcome wallet unless it was paid before; True when this call paid it.
+
+        Withheld by the onboarding minimums, it stays pending and each tick tries again while
+        the user is here; the welcome PM follows ``delay_seconds`` after the payment."""
+        wallet = self.cfg.welcome_wallet
+        key = (channel, user_key(username))
+        self.pending_wallets.pop(key, None)
+        if not wallet.enabled or wallet.amount <= 0:
+            return False
+        result = await self.ctx.ledger.credit(
+            channel, username, wallet.amount, type="welcome_wallet", kind=Kind.EARN,
+            trigger_id="onboarding.welcome_wallet", reason="welcome wallet",
+            key=f"presence:welcome:{user_key(username)}")
+        if result.error == WITHHELD:
+            self.pending_wallets[key] = username
+            return True  # a newcomer: no welcome-back either
+        if not result.ok or result.replayed:
+            return False
+        text = self._notice(wallet.message, wallet.amount, username)
+
+        async def send_welcome() -> None:
+            self.ctx.outbox.notify(channel, username, text, transactional=True)
+
+        self.ctx.scheduler.once(wallet.delay_seconds, send_welcome,
+                                name=f"welcome:{user_key(username)}")
+        return True
 
     @hookimpl
     async def economy_user_left(self, event: UserLeft) -> None:
@@ -241,13 +258,17 @@ class Presence:
         crossed = self._crossed_milestones(live, minutes_added)
 
         async def write(tx: Any) -> list[tuple[Session, int, int]]:
-            paid_milestones = await self._claim_milestones(tx.conn, channel, today, crossed)
+            claimed = await self._claim_milestones(tx.conn, channel, today, crossed)
             awards = list(pay) + [
                 Award(username=s.username, amount=amount, type="milestone", kind=Kind.EARN,
                       trigger_id=f"dwell.{hours}h", reason=f"{hours} hour(s) present today")
-                for s, hours, amount in paid_milestones if amount > 0]
+                for s, hours, amount in claimed if amount > 0]
+            posted: set[tuple[str, str | None]] = set()
             if awards:
-                await tx.credit_many(channel, awards)
+                result = await tx.credit_many(channel, awards)
+                posted = {(p.user_key, p.trigger_id) for p in result.postings}
+            paid_milestones = [(s, h, a) for s, h, a in claimed
+                               if (user_key(s.username), f"dwell.{h}h") in posted]
             await tx.bump_daily_many(channel, today, "minutes_present",
                                      [s.username for s in live], minutes_added)
             await tx.conn.execute(
@@ -262,6 +283,9 @@ class Presence:
         paid = await self.ctx.ledger.atomic(write)
         for session in live:
             session.minutes_today += minutes_added
+        for session in live:
+            if (channel, user_key(session.username)) in self.pending_wallets:
+                await self._pay_wallet(channel, session.username)
         for session, hours, amount in paid:
             if amount > 0:
                 self.ctx.outbox.notify(channel, session.username, render(
@@ -357,8 +381,9 @@ class Presence:
         fields.append(ProfileField("presence.today", "Here today", format_minutes(minutes), 40))
         row = await self._user_row(channel, key)
         if row is not None:
+            first_seen = (await self.ctx.members.standing(channel, username)).first_seen
             fields.append(ProfileField("presence.first_seen", "First seen",
-                                       aware(row.first_seen).date().isoformat(), 80))
+                                       first_seen.date().isoformat(), 80))
             here = session is not None and session.live
             fields.append(ProfileField("presence.last_seen", "Last seen",
                                        "here now" if here else

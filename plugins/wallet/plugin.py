@@ -156,5 +156,14 @@ class Wallet:
         lines = [str(a) for a in answers if a]
         if not lines:
             return "Nothing pays right now."
-        return "\n".join([f"🎁 Ways to earn {self.ctx.core.currency.plural}:",
-                          *(f"• {line}" for line in lines)])
+        out = [f"🎁 Ways to earn {self.ctx.core.currency.plural}:",
+               *(f"• {line}" for line in lines)]
+        standing = await self.ctx.members.standing(call.channel, call.username)
+        if not standing.may_earn:
+            waits = []
+            if standing.minutes_left:
+                waits.append(f"{standing.minutes_left} more minute(s) here")
+            if standing.messages_left:
+                waits.append(f"{standing.messages_left} more chat line(s)")
+            out.append(f"⏳ New here: you start earning after {' and '.join(waits)}.")
+        return "\n".join(out)

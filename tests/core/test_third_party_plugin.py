@@ -3,7 +3,6 @@ its entry point, enabled by name, and working in a real app."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,22 +12,13 @@ import pytest
 from economy_core.manager import installed_entry_points
 from economy_core.testing import MakeApp
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "economy-hello"
+from ..examples import installed_example
 
 
 @pytest.fixture
 def hello_installed(tmp_path: Path) -> Iterator[None]:
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target), str(EXAMPLE)],
-                   check=True)
-    sys.path.insert(0, str(target))
-    try:
+    with installed_example("economy-hello", "economy_hello", tmp_path):
         yield
-    finally:
-        sys.path.remove(str(target))
-        for name in [m for m in sys.modules if m.startswith("economy_hello")]:
-            del sys.modules[name]
 
 
 async def test_installed_plugin_loads_by_entry_point(hello_installed: None,

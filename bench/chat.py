@@ -1,0 +1,289 @@
+"""Chat lines per second through the whole path: robot stand-in → nats-server → kryten-py → the
+bot's bus → every chat trigger → ledger commit, with the bot as a separate process.
+
+500 users are present (plus visitors who come and go, so greetings happen), every trigger is on
+(the bot_interaction bot too), media changes now and then, and the lines are a mix of long and
+short lines, laughs, mentions, kudos, gif links and unicode junk. The script publishes at
+``--rate`` lines/s for ``--duration`` seconds and reads the bot's database while it runs: lines
+committed per second (its ``messages_sent`` counters), how far commits lag behind, and the bot's
+memory (RSS) over time. At the end it waits for the backlog, stops the bot cleanly and checks that
+no line was lost (Σ messages_sent = human lines sent) and that every balance equals the sum of
+its postings.
+
+Target: >= 2,000 lines/s sustained, no line lost, memory flat over 10 minutes.
+
+Usage: python bench/chat.py [--rate 2000] [--duration 30] [--users 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from economy_core.natsd import NatsServer, free_port
+from economy_core.robot import RobotStandIn
+
+CHANNEL = "bench"
+CHAT_BOT = "ChatBot"
+PLUGINS = ("presence", "wallet", "chat_triggers")
+
+
+# -- the bot process -------------------------------------------------------------------------
+
+def serve(config_path: Path) -> int:
+    """Run the bot on ``config_path`` until SIGTERM (chat_triggers by class if it is not an
+    installed entry point yet)."""
+    from economy_core.app import EconomyApp
+    from economy_core.clock import SystemClock
+    from economy_core.config import parse_config, read_toml
+    from economy_core.manager import installed_entry_points
+    from economy_core.testing import resolve_plugins
+
+    installed = installed_entry_points()
+    wanted: list[str | type] = []
+    for name in PLUGINS:
+        if name in installed:
+            wanted.append(name)
+        else:
+            from economy_plugins.chat_triggers import ChatTriggers
+
+            wanted.append(ChatTriggers)
+    infos = resolve_plugins(wanted)
+    schemas: dict[str, type | None] = {name: None for name in installed}
+    schemas.update({i.name: i.config_class for i in infos})
+    config = parse_config(read_toml(config_path), schemas=schemas, source=str(config_path))
+
+    async def run() -> None:
+        app = EconomyApp(config, infos, clock=SystemClock())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await app.start()
+            await stop.wait()
+        finally:
+            await app.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def write_config(tmp: Path, nats_url: str, metrics_port: int) -> Path:
+    path = tmp / "economy.toml"
+    path.write_text(f"""
+nats = {{ servers = ["{nats_url}"] }}
+channels = [ {{ domain = "cytu.be", channel = "{CHANNEL}" }} ]
+database = {{ url = "sqlite+aiosqlite:///{tmp / 'bench.db'}" }}
+metrics = {{ port = {metrics_port} }}
+bot = {{ username = "ZCoinBot" }}
+outbox = {{ min_gap_seconds = 0.0, merge_window_seconds = 0.0 }}
+commands = {{ rate_limit_per_minute = 100000 }}
+
+[plugins]
+enabled = {list(PLUGINS)!r}
+
+[plugins.chat_triggers.bot_interaction]
+bot_username = "{CHAT_BOT}"
+""", encoding="utf-8")
+    return path
+
+
+# -- reading the bot's state -----------------------------------------------------------------
+
+def committed_lines(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT COALESCE(SUM(value), 0) FROM core_daily "
+                               "WHERE counter = 'messages_sent'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0])
+
+
+def ledger_mismatches(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM core_accounts a LEFT JOIN (SELECT channel, user_key, "
+            "SUM(amount) AS total FROM core_transactions GROUP BY channel, user_key) t "
+            "ON a.channel = t.channel AND a.user_key = t.user_key "
+            "WHERE a.balance != COALESCE(t.total, 0) OR a.balance < 0").fetchone()
+    return int(row[0])
+
+
+def paid_total(db: Path) -> tuple[int, int]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM core_transactions "
+                           "WHERE source = 'chat_triggers'").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- the traffic -----------------------------------------------------------------------------
+
+class Traffic:
+    """A reproducible mix of chat lines; every text is unique (CyTube replays are de-duplicated
+    by user, time and text)."""
+
+    def __init__(self, names: list[str], seed: int = 7) -> None:
+        self.names = names
+        self.rnd = random.Random(seed)
+        self.n = 0
+
+    def line(self) -> tuple[str, str]:
+        self.n += 1
+        rnd, n = self.rnd, self.n
+        user = rnd.choice(self.names)
+        other = rnd.choice(self.names)
+        kind = rnd.random()
+        if kind < 0.35:
+            text = f"line {n}: that was a really good scene, {other}, did you catch it?"
+        elif kind < 0.60:
+            text = f"ok {n}"
+        elif kind < 0.75:
+            text = rnd.choice(["lol", "lmao", "😂", "hahaha", "💀 dead"]) + f" {n}"
+        elif kind < 0.85:
+            text = f"@{other} what do you think {n}"
+        elif kind < 0.90:
+            text = f"{other}++ for that {n}"
+        elif kind < 0.95:
+            text = f"https://media.giphy.com/media/{n}/giphy.gif"
+        else:
+            text = f"ünïcødé ✨🎬 {n} c++ x++ nobody++"
+        return user, text
+
+
+async def main(rate: int, duration: float, users: int) -> None:
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        db = tmp / "bench.db"
+        nats = NatsServer(store_dir=str(tmp / "nats"))
+        await nats.start()
+        robot = RobotStandIn(nats.url, channel=CHANNEL)
+        await robot.start()
+        names = [f"user{i:04d}" for i in range(users)]
+        visitors = [f"visitor{i:03d}" for i in range(50)]
+        await robot.set_userlist([{"name": n, "rank": 1, "meta": {"afk": False}}
+                                  for n in [*names, CHAT_BOT]])
+        metrics_port = free_port()
+        config = write_config(tmp, nats.url, metrics_port)
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve", str(config),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # wait until the bot answers
+                before = len(robot.sent_pms)
+                await robot.pm("probe", "balance")
+                try:
+                    await robot.wait_for_pms(before + 1, timeout=1.0)
+                    break
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+            await robot.change_media("yt", "m0", "Opening Feature", 1800)
+            traffic = Traffic(names)
+            sent = 0
+            bot_lines = 0
+            samples: list[tuple[float, int, int, float]] = []  # (t, sent, committed, rss)
+            started = time.monotonic()
+            next_sample = started
+            tick = 0.01
+            next_tick = started
+            visitor_in: list[str] = []
+            while time.monotonic() - started < duration:
+                now = time.monotonic()
+                due = int((now - started) * rate) - sent - bot_lines
+                for _ in range(max(0, due)):
+                    count = sent + bot_lines
+                    if count % 50 == 49:
+                        await robot.chat(CHAT_BOT, f"beep {count}, nice to meet you")
+                        bot_lines += 1
+                        continue
+                    if count % 4000 == 3999:
+                        await robot.change_media("yt", f"m{count}", f"Feature {count}", 1800)
+                    if count % 200 == 199:
+                        if len(visitor_in) >= 20:
+                            await robot.remove_user(visitor_in.pop(0))
+                        guest = visitors[(count // 200) % len(visitors)]
+                        if guest not in visitor_in:
+                            await robot.add_user(guest)
+                            visitor_in.append(guest)
+                        await robot.chat(names[count % users], f"welcome {guest}! {count}")
+                        sent += 1
+                        continue
+                    user, text = traffic.line()
+                    await robot.chat(user, text)
+                    sent += 1
+                if now >= next_sample:
+                    committed = await asyncio.to_thread(committed_lines, db)
+                    samples.append((now - started, sent, committed, rss_mb(bot.pid)))
+                    next_sample += 1.0
+                next_tick += tick
+                await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+            end_sent = time.monotonic()
+            drain_deadline = end_sent + 120
+            committed = 0
+            while time.monotonic() < drain_deadline:
+                committed = await asyncio.to_thread(committed_lines, db)
+                if committed >= sent:
+                    break
+                await asyncio.sleep(0.2)
+            caught_up = time.monotonic() - end_sent
+            rss = [s[3] for s in samples]
+            lags = [s[1] - s[2] for s in samples]
+            steady = [s for s in samples if s[0] >= min(5.0, duration / 3)]
+            if len(steady) >= 2:
+                (t0, _, c0, _), (t1, _, c1, _) = steady[0], steady[-1]
+                throughput = (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+            else:
+                throughput = committed / max(1e-9, end_sent - started)
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.wait(), 60)
+            await robot.stop()
+            await nats.stop()
+        final = committed_lines(db)
+        postings, z = paid_total(db)
+        bad = ledger_mismatches(db)
+        print(f"{users} users present, all triggers on, target {rate} lines/s for "
+              f"{duration:.0f} s: {sent:,} human lines + {bot_lines:,} bot lines sent")
+        bot_rate = bot_lines / max(1e-9, duration)
+        print(f"  committed {throughput:,.0f} human lines/s (steady state; + {bot_rate:,.0f} "
+              f"bot lines/s); lag max "
+              f"{max(lags, default=0):,} lines, caught up {caught_up:.1f} s after the last line")
+        print(f"  lost lines: {sent - final} (messages_sent {final:,} of {sent:,}); "
+              f"chat postings {postings:,} ({z:,} Z); balance mismatches {bad}")
+        if rss:
+            third = max(1, len(rss) // 3)
+            print(f"  bot memory (RSS): start {rss[0]:.0f} MB, first third max "
+                  f"{max(rss[:third]):.0f} MB, last third max {max(rss[-third:]):.0f} MB, "
+                  f"end {rss[-1]:.0f} MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=2000, help="lines per second to publish")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of traffic")
+    parser.add_argument("--users", type=int, default=500, help="users present")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    a = parser.parse_args()
+    if a.serve is not None:
+        sys.exit(serve(a.serve))
+    asyncio.run(main(a.rate, a.duration, a.users))

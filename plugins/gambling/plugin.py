@@ -1,0 +1,186 @@
+"""The gambling plugin: PM commands and hooks wired to the games (SPEC §3.6).
+
+Commands: ``spin <wager>`` and ``spin`` (free daily spin), ``flip <wager>``,
+``challenge @user <wager>`` / ``accept`` / ``decline``, ``heist <wager>`` (others say ``join`` in
+public chat), ``gambling`` | ``stats``. The games live in their own modules (``instant``,
+``challenges``, ``heist``); this module only routes to them and runs the plugin's life cycle:
+
+- **start-up:** warn about odds that favour players (G8); refund every heist left open by the
+  last run and tell its crew; refund any open escrow of this plugin that no pending duel holds
+  (nothing should be left, every other stake settles in its own transaction); sweep expired duels;
+  schedule the sweep every 60 s.
+- **reload:** warn again for the new config.
+
+Randomness comes from ``self.rolls`` only (``SystemRandom`` in production; tests assign a
+:class:`~.rolls.ScriptedRolls`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from economy_core.commands import MAX_AMOUNT, Amount, CommandCall, Username, command, shown
+from economy_core.context import PluginContext
+from economy_core.events import ChatMessage
+from economy_core.hookspecs import hookimpl
+from economy_core.hooktypes import CliCommand
+
+from . import odds, stats, tables
+from .challenges import SWEEP_SECONDS, Challenges
+from .channel_games import ChannelGames
+from .config import GamblingConfig
+from .heist import Heists
+from .instant import InstantGames
+from .rolls import Rolls, SystemRolls
+from .validation import disabled_text, rules_for
+
+SPIN_USAGE = "Usage: spin <wager> (or spin alone for your free daily spin)"
+HEIST_USAGE = "Usage: heist <wager> (then others say join in public chat)"
+_WHOLE = re.compile(r"^[0-9]{1,15}$")
+
+
+def run_odds(_args: argparse.Namespace, config: Any) -> int:
+    """``cytube-economy gambling odds``: print each game's expected return for the config."""
+    cfg = config if isinstance(config, GamblingConfig) else GamblingConfig()
+    print(odds.report(cfg))
+    return 0
+
+
+class Gambling:
+    """Games of chance with escrowed stakes; see the module docstring."""
+
+    name = "gambling"
+    Config = GamblingConfig
+    metadata = tables.metadata
+    schema_version = 1
+    cli_commands = (CliCommand("odds", "print each game's expected return (house edge)",
+                               run_odds),)
+
+    def __init__(self, ctx: PluginContext[GamblingConfig]) -> None:
+        self.ctx = ctx
+        self.rolls: Rolls = SystemRolls()
+        """The one random source of every game (tests replace it)."""
+        self.channel_games = ChannelGames()
+        self.instant = InstantGames(self)
+        self.challenges = Challenges(self)
+        self.heists = Heists(self, self.channel_games)
+        self._games = ctx.metrics.counter("games_total", "Games played, by game")
+
+    def count_game(self, game: str) -> None:
+        self._games.inc({"game": game})
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def warn_about_odds(self, config: GamblingConfig) -> list[str]:
+        """G8: log a warning for each game whose odds favour the players."""
+        found = odds.warnings(config)
+        for line in found:
+            self.ctx.log.warning("%s", line)
+        return found
+
+    @hookimpl
+    async def economy_startup(self) -> None:
+        self.warn_about_odds(self.ctx.config)
+        await self.heists.abort_open()
+        await self.refund_orphans()
+        await self.sweep()
+        self.ctx.scheduler.every(SWEEP_SECONDS, self.sweep, name="sweep")
+
+    @hookimpl
+    async def economy_config_reloaded(self, config: Any) -> None:
+        if isinstance(config, GamblingConfig):
+            self.warn_about_odds(config)
+
+    async def sweep(self) -> None:
+        """Refund expired duels; end heists whose window job did not run."""
+        await self.challenges.sweep()
+        await self.heists.finish_overdue()
+
+    async def refund_orphans(self) -> int:
+        """Refund each open escrow of this plugin that no live game holds (start-up)."""
+        ctx = self.ctx
+        fmt = ctx.format_amount
+        count = 0
+        for channel in ctx.channels:
+            held = {d.challenger_escrow for d in await self.challenges.pending(channel)}
+            for escrow in await ctx.ledger.open_escrows(channel):
+                if escrow.source != ctx.name or escrow.id in held:
+                    continue
+                result = await ctx.ledger.refund(escrow.id,
+                                                 reason="unfinished game refunded at start-up")
+                if not result.ok:
+                    continue
+                count += 1
+                ctx.log.warning("refunded orphaned escrow %d (%s, %d) of %s", escrow.id,
+                                escrow.purpose, escrow.amount, escrow.username)
+                ctx.outbox.notify(channel, escrow.username, (
+                    f"🎲 A game of yours was interrupted by a restart: your "
+                    f"{fmt(escrow.amount)} stake is refunded. Balance: {fmt(result.balance)}"),
+                    transactional=True)
+        return count
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @hookimpl
+    async def economy_chat_message(self, event: ChatMessage) -> None:
+        await self.heists.on_chat(event)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def _on(self, game: str) -> bool:
+        """Whether ``help`` lists a game: gambling and that game are switched on."""
+        return bool(self.ctx.config.enabled and getattr(self.ctx.config, game).enabled)
+
+    @command("spin", help="Slots: spin <wager>; spin alone is your free daily spin",
+             listed=lambda self: self._on("spin") or self._on("daily_free_spin"))
+    async def spin(self, call: CommandCall, wager: Amount | None = None) -> str:
+        """Three reels; matching symbols pay a multiple of the wager, 7️⃣7️⃣7️⃣ is the jackpot."""
+        if wager is None:
+            return await self.instant.free_spin(call.channel, call.username, SPIN_USAGE)
+        return await self.instant.spin(call.channel, call.username, int(wager))
+
+    @command("flip", help="Coin flip: flip <wager>; heads pays double",
+             listed=lambda self: self._on("flip"))
+    async def flip(self, call: CommandCall, wager: Amount) -> str:
+        return await self.instant.flip(call.channel, call.username, int(wager))
+
+    @command("challenge", help="Duel someone for coins: challenge @user <wager>",
+             aliases=("duel",), listed=lambda self: self._on("challenge"))
+    async def challenge(self, call: CommandCall, target: Username, wager: Amount) -> str:
+        """Your stake is held until they accept (50/50, the winner takes the pot minus a
+        rake), decline, or let it expire."""
+        return await self.challenges.create(call.channel, call.username, str(target),
+                                            int(wager))
+
+    @command("accept", help="Accept the oldest challenge sent to you",
+             listed=lambda self: self._on("challenge"))
+    async def accept(self, call: CommandCall) -> str:
+        return await self.challenges.accept(call.channel, call.username)
+
+    @command("decline", help="Decline the oldest challenge sent to you",
+             listed=lambda self: self._on("challenge"))
+    async def decline(self, call: CommandCall) -> str:
+        return await self.challenges.decline(call.channel, call.username)
+
+    @command("heist", help="Plan a channel heist: heist <wager>; others say join in chat",
+             listed=lambda self: self._on("heist"))
+    async def heist(self, call: CommandCall, wager: str | None = None) -> str:
+        """Everyone who says join in public chat within the window puts in the same buy-in;
+        the crew wins, pushes or loses together."""
+        off = disabled_text(self.ctx.config, rules_for(self.ctx.config, "heist"))
+        if off:
+            return off
+        word = (wager or "").strip().casefold()
+        if word in ("", "join", "status"):
+            return await self.heists.explain(call.channel, HEIST_USAGE)
+        if not _WHOLE.fullmatch(word) or not 1 <= int(word) <= MAX_AMOUNT:
+            return f"wager: expected a whole number, got {shown(wager or '')}\n{HEIST_USAGE}"
+        return await self.heists.start(call.channel, call.username, int(word))
+
+    @command("gambling", help="Your gambling stats", aliases=("stats",),
+             listed=lambda self: self.ctx.config.enabled)
+    async def gambling(self, call: CommandCall) -> str:
+        found = await stats.read(self.ctx.db, call.channel, call.username)
+        return stats.summary(found, self.ctx.format_amount)

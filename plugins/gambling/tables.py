@@ -1,0 +1,102 @@
+"""The gambling plugin's tables (all ``gambling_*``).
+
+Game state rows are written through the ledger transaction that moves the money they describe
+(``LedgerTx.conn``), so a row's status and the escrows it names always agree. A multi-player
+game's row is *claimed* by a conditional update (``WHERE status = 'pending'`` / ``'open'``) in
+that transaction before any money moves: of two racing resolutions exactly one finds the row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from economy_core.db import NAMING, UtcDateTime
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+challenges = sa.Table(
+    "gambling_challenges", metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("challenger", sa.String(100), nullable=False),
+    sa.Column("challenger_key", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("target_key", sa.String(100), nullable=False),
+    sa.Column("wager", sa.BigInteger, nullable=False),
+    sa.Column("challenger_escrow", sa.BigInteger, nullable=False),
+    sa.Column("target_escrow", sa.BigInteger, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Column("winner_key", sa.String(100), nullable=True),
+    sa.Column("prize", sa.BigInteger, nullable=True),
+    sa.Column("rake", sa.BigInteger, nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'settled', 'declined', 'expired')",
+                       name="status_known"),
+    sa.Index("ix_gambling_challenges_open", "channel", "status", "target_key"),
+)
+"""One duel: pending (challenger's stake escrowed) → settled | declined | expired."""
+
+heists = sa.Table(
+    "gambling_heists", metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("initiator", sa.String(100), nullable=False),
+    sa.Column("wager", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("crew_size", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("window_ends", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("outcome", sa.String(10), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'settled', 'short', 'aborted')", name="status_known"),
+    sa.Index("ix_gambling_heists_channel", "channel", "status"),
+)
+"""One heist: open (crew gathering) → settled (rolled) | short (too few, refunded) | aborted
+(the bot restarted while it was open, refunded)."""
+
+heist_crew = sa.Table(
+    "gambling_heist_crew", metadata,
+    sa.Column("heist_id", sa.BigInteger, primary_key=True),
+    sa.Column("user_key", sa.String(100), primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("escrow_id", sa.BigInteger, nullable=False),
+    sa.Column("joined_at", UtcDateTime, nullable=False),
+    sa.Column("payout", sa.BigInteger, nullable=True),
+)
+"""Who is in a heist and which escrow holds their buy-in."""
+
+stats = sa.Table(
+    "gambling_stats", metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("user_key", sa.String(100), primary_key=True),
+    sa.Column("game", sa.String(20), primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("plays", sa.BigInteger, nullable=False),
+    sa.Column("wins", sa.BigInteger, nullable=False),
+    sa.Column("biggest_win", sa.BigInteger, nullable=False),
+    sa.Column("biggest_loss", sa.BigInteger, nullable=False),
+    sa.Column("net", sa.BigInteger, nullable=False),
+)
+"""Per user and game: plays, wins, biggest net win and loss of one game, net result."""
+
+cooldowns = sa.Table(
+    "gambling_cooldowns", metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("user_key", sa.String(100), primary_key=True),
+    sa.Column("game", sa.String(20), primary_key=True),
+    sa.Column("until", UtcDateTime, nullable=False),
+)
+"""A user may play ``game`` again from ``until`` on (set with the stake, in its transaction)."""
+
+announce_state = sa.Table(
+    "gambling_announce", metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("last_at", UtcDateTime, nullable=True),
+    sa.Column("best", sa.BigInteger, nullable=False),
+)
+"""The win-announcement rule's memory for the channel's current day (SPEC §2.6)."""

@@ -1,0 +1,257 @@
+"""Races (RELIABILITY 28) and restarts (RELIABILITY 29): a duel or heist is settled exactly once,
+and no stake outlives a restart unresolved.
+
+Racing resolutions are started together with ``asyncio.gather`` on the plugin's own methods (the
+router would serialise PMs; the sweep and the heist window are scheduler jobs that really do run
+beside PMs), and also replayed one after the other from a stale snapshot, which is what the
+loser of a race holds."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from economy_plugins.gambling.challenges import Challenge
+from economy_plugins.gambling.validation import Refused
+
+from economy_core.ledger import Kind
+from economy_core.testing import AppHarness, MakeApp
+
+from .test_gambling_kit import (
+    CHANNEL,
+    force,
+    gamble_postings,
+    gambling_app,
+    open_gambling_escrows,
+    plugin,
+    postings,
+)
+
+
+async def duel(app: AppHarness, challenger: str = "alice", target: str = "bob",
+               wager: int = 100) -> Challenge:
+    assert "Challenge sent" in (await app.pm(challenger, f"challenge @{target} {wager}"))[0]
+    found = await plugin(app).challenges.oldest_for(CHANNEL, target)
+    assert found is not None
+    return found
+
+
+async def money(app: AppHarness) -> tuple[int, int]:
+    """(Σ balances + open escrows, Σ grants + payouts − stakes lost), which must be equal."""
+    users = ("alice", "bob", "carol", "dave")
+    balances = sum([await app.balance(u) for u in users])
+    held = sum(e.amount for e in await open_gambling_escrows(app))
+    grants = payouts = 0
+    for u in users:
+        for p in await postings(app, u):
+            grants += p.amount if p.type == "admin_grant" else 0
+            payouts += p.amount if p.type == "gamble_win" else 0
+    lost = 0
+    for e in await all_escrows(app):
+        lost += e.amount if e.status == "released" else 0
+    return balances + held, grants + payouts - lost
+
+
+async def all_escrows(app: AppHarness) -> list[Any]:
+    from economy_core.ledger import escrows
+
+    async with app.app.engine.connect() as conn:
+        rows = await conn.execute(escrows.select().where(escrows.c.source == "gambling"))
+        return list(rows)
+
+
+async def status_of(app: AppHarness, duel_id: int) -> str:
+    from economy_plugins.gambling import tables
+
+    async with app.app.engine.connect() as conn:
+        row = (await conn.execute(tables.challenges.select().where(
+            tables.challenges.c.id == duel_id))).one()
+        return str(row.status)
+
+
+# -- accept × expiry --------------------------------------------------------------------------
+
+
+async def test_accept_racing_the_expiry_sweep(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    d = await duel(app)
+    force(app, 0.1)
+    games = plugin(app).challenges
+    outcomes = await asyncio.gather(games.settle(d, "bob"), games.expire(d),
+                                    return_exceptions=True)
+    settled = not isinstance(outcomes[0], BaseException)
+    expired = outcomes[1] is True
+    assert settled != expired  # exactly one of them
+    assert settled or isinstance(outcomes[0], Refused)
+    if settled:
+        assert await app.balance("alice") == 1090 and await app.balance("bob") == 900
+    else:
+        assert await app.balance("alice") == 1000 and await app.balance("bob") == 1000
+    assert await open_gambling_escrows(app) == []
+    a, b = await money(app)
+    assert a == b
+    assert await app.ledger.verify() == []
+
+
+@pytest.mark.parametrize("first", ["expire", "settle"])
+async def test_stale_loser_of_accept_vs_expiry_moves_nothing(make_app: MakeApp,
+                                                             first: str) -> None:
+    app = await gambling_app(make_app)
+    d = await duel(app)
+    force(app, 0.1)
+    games = plugin(app).challenges
+    if first == "expire":
+        assert await games.expire(d)
+        with pytest.raises(Refused):
+            await games.settle(d, "bob")
+        assert await status_of(app, d.id) == "expired"
+        assert await gamble_postings(app, "bob") == []
+        assert await app.balance("alice") == 1000
+    else:
+        await games.settle(d, "bob")
+        assert not await games.expire(d)
+        assert await status_of(app, d.id) == "settled"
+        assert [t for t, _ in await gamble_postings(app, "alice")] == ["wager", "gamble_win"]
+    assert await open_gambling_escrows(app) == []
+
+
+async def test_accept_pm_after_expiry_refunds_once(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    await duel(app)
+    await app.clock.set(app.clock.now() + timedelta(seconds=121))  # expired
+    replies = await asyncio.gather(app.pm("bob", "accept"), plugin(app).sweep())
+    assert "expired" in replies[0][0] or "No challenge" in replies[0][0]
+    refunds = [p for p in await postings(app, "alice") if p.type == "refund"]
+    assert len(refunds) == 1 and await app.balance("alice") == 1000
+
+
+# -- accept × accept, decline × accept --------------------------------------------------------
+
+
+async def test_two_accepts_racing(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    await duel(app)
+    force(app, 0.1, 0.1)
+    games = plugin(app).challenges
+    replies = await asyncio.gather(games.accept(CHANNEL, "bob"), games.accept(CHANNEL, "bob"))
+    assert sum("You lost" in r for r in replies) == 1
+    assert await gamble_postings(app, "bob") == [("wager", -100)]
+    assert [p.amount for p in await postings(app, "alice") if p.type == "gamble_win"] == [190]
+    assert await app.balance("alice") == 1090 and await app.balance("bob") == 900
+    a, b = await money(app)
+    assert a == b
+
+
+async def test_the_same_snapshot_settled_twice_pays_once(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    d = await duel(app)
+    force(app, 0.1, 0.1)
+    games = plugin(app).challenges
+    await games.settle(d, "bob")
+    with pytest.raises(Refused):
+        await games.settle(d, "bob")
+    assert await app.balance("alice") == 1090 and await app.balance("bob") == 900
+
+
+async def test_decline_racing_accept(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    await duel(app)
+    force(app, 0.1)
+    games = plugin(app).challenges
+    declined, accepted = await asyncio.gather(games.decline(CHANNEL, "bob"),
+                                              games.accept(CHANNEL, "bob"))
+    did_decline = declined.startswith("You declined")
+    did_accept = "the duel" in accepted
+    assert did_decline != did_accept
+    total = await app.balance("alice") + await app.balance("bob")
+    assert total == (1990 if did_accept else 2000)
+    assert await open_gambling_escrows(app) == []
+    a, b = await money(app)
+    assert a == b
+
+
+async def test_stale_decline_after_accept_refunds_nothing(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    d = await duel(app)
+    force(app, 0.7)
+    games = plugin(app).challenges
+    await games.settle(d, "bob")
+    assert await games.close(d, "declined") is None
+    assert [p for p in await postings(app, "alice") if p.type == "refund"] == []
+
+
+# -- heists ------------------------------------------------------------------------------------
+
+
+async def test_heist_window_end_racing_a_join_and_a_second_finish(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app, {"heist": {"enabled": True}},
+                             users=("alice", "bob", "carol", "dave"))
+    await app.pm("alice", "heist 100")
+    await app.chat("bob", "join")
+    await app.chat("carol", "join")
+    heists = plugin(app).heists
+    heist = await heists.open_heist(CHANNEL)
+    assert heist is not None
+    force(app, 0.1)
+    outcomes = await asyncio.gather(heists.join(heist, "dave"), heists.finish(heist.id),
+                                    heists.finish(heist.id))
+    finished = [o for o in outcomes[1:] if o is not None]
+    assert len(finished) == 1
+    crew = {m.username for m in finished[0].members}
+    if "dave" in crew:
+        assert "You're in" in outcomes[0]
+    else:
+        assert await app.balance("dave") == 1000 and await gamble_postings(app, "dave") == []
+    paid = [p for u in ("alice", "bob", "carol", "dave") for p in await postings(app, u)
+            if p.type == "gamble_win"]
+    assert len(paid) == len(crew)
+    assert await open_gambling_escrows(app) == []
+    a, b = await money(app)
+    assert a == b
+    assert plugin(app).channel_games.running(CHANNEL) is None
+
+
+async def test_heist_window_job_missing_is_finished_by_the_sweep(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app, {"heist": {"enabled": True}})
+    await app.pm("alice", "heist 100")
+    for job in list(app.app.scheduler._jobs):
+        if job.name.startswith("heist:"):
+            job.cancel()
+    await app.advance(120 + 75)
+    assert await app.balance("alice") == 1000
+    assert await open_gambling_escrows(app) == []
+    assert plugin(app).channel_games.running(CHANNEL) is None
+
+
+# -- restarts ----------------------------------------------------------------------------------
+
+
+async def test_orphaned_escrow_is_refunded_at_start_up(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    await duel(app, "carol", "bob")  # a live game: kept
+    held = await plugin(app).ctx.ledger.escrow(CHANNEL, "alice", 300, purpose="gambling.spin",
+                                               type="wager", kind=Kind.GAMBLE)
+    assert held.ok  # as if the bot died between a stake and its settlement
+    app = await app.restart()
+    assert await app.balance("alice") == 1000
+    assert any("refunded" in m for m in app.pms_to("alice"))
+    assert [e.username for e in await open_gambling_escrows(app)] == ["carol"]
+    force(app, 0.1)
+    assert "You lost" in (await app.pm("bob", "accept"))[0]
+
+
+async def test_duel_that_expired_while_down_is_refunded_at_start_up(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    await duel(app)
+    for job in list(app.app.scheduler._jobs):  # as if the bot were down: no sweep runs
+        if job.owner == "gambling":
+            job.cancel()
+    await app.advance(300)
+    assert await app.balance("alice") == 900
+    app = await app.restart()
+    assert await app.balance("alice") == 1000
+    assert any("didn't answer" in m for m in app.pms_to("alice"))
+    assert any("expired" in m for m in app.pms_to("bob"))
+    assert await open_gambling_escrows(app) == []

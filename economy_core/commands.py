@@ -24,8 +24,7 @@ from typing import Any, NewType, Union
 
 import attrs
 
-MAX_AMOUNT = 10**12
-"""The largest amount any command accepts; larger numbers are refused, never truncated."""
+from .ledger import MAX_AMOUNT
 
 Username = NewType("Username", str)
 """A CyTube name; a leading ``@`` is stripped. 1–20 letters, digits, ``_`` or ``-``."""

@@ -1,0 +1,358 @@
+"""The Ledger: the money store plugins and the core write and read through."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, date, timedelta, tzinfo
+from typing import Any, Literal, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..clock import Clock
+from ..db import migrate
+from ..events import user_key
+from .checks import _account, _check_text, _check_user, _chunks, _escrow, _posting
+from .gate import WITHHELD, EarnGate, _gated, _withheld_one
+from .model import (
+    DEFAULT_MAX_BATCH,
+    LEDGER_COMPONENT,
+    LEDGER_SCHEMA_VERSION,
+    Account,
+    Award,
+    CapState,
+    Escrow,
+    Holder,
+    Kind,
+    Mismatch,
+    Posting,
+    TxResult,
+)
+from .ops import (
+    _bump_daily_many_op,
+    _bump_daily_op,
+    _credit_many_op,
+    _credit_op,
+    _debit_op,
+    _escrow_op,
+    _refund_op,
+    _release_op,
+    _return_cap_op,
+    _take_cap_op,
+    _transfer_op,
+)
+from .schema import accounts, caps, daily_counters, escrows, ledger_metadata, transactions
+from .tx import LedgerTx
+from .work import Op
+from .writer import _STOP, _Shared
+
+T = TypeVar("T")
+
+
+class Ledger:
+    """The money store; see the module docstring for the guarantees. ``start()`` before use."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, tz: tzinfo = UTC,
+                 source: str = "core",
+                 on_commit: Callable[[Sequence[Posting]], Awaitable[None]] | None = None,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self._shared = _Shared(engine, clock, tz, on_commit, max_batch)
+        self.source = _check_text("source", source, 100)
+
+    def for_source(self, source: str) -> Ledger:
+        """A view sharing this ledger's writer that stamps ``source`` on its postings."""
+        view = Ledger.__new__(Ledger)
+        view._shared = self._shared
+        view.source = _check_text("source", source, 100)
+        return view
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._shared.engine
+
+    @property
+    def tz(self) -> tzinfo:
+        return self._shared.tz
+
+    def set_earn_gate(self, gate: EarnGate | None) -> None:
+        """Install the gate consulted before earn-class credits (shared by every view)."""
+        self._shared.gate = gate
+
+    @property
+    def stats(self) -> tuple[int, int]:
+        """(committed groups, jobs in them) since creation: jobs/groups is the grouping."""
+        return self._shared.batches, self._shared.jobs
+
+    # -- life cycle --
+
+    async def start(self) -> None:
+        """Create or upgrade the ledger's tables and start the writer (idempotent)."""
+        shared = self._shared
+        if shared.task is not None:
+            return
+        await migrate(shared.engine, LEDGER_COMPONENT, ledger_metadata, LEDGER_SCHEMA_VERSION)
+        shared.closing = False
+        shared.queue = asyncio.Queue()
+        shared.task = asyncio.create_task(shared.run_writer(), name="ledger-writer")
+
+    async def close(self) -> None:
+        """Stop taking writes, let every write already queued finish and its caller get its
+        result, then stop the writer and release its connection. Reads keep working."""
+        shared = self._shared
+        if shared.task is None or shared.queue is None:
+            return
+        shared.closing = True
+        shared.queue.put_nowait(_STOP)
+        task, shared.task = shared.task, None
+        await task
+
+    # -- writes --
+
+    async def atomic(self, fn: Callable[[LedgerTx], Awaitable[T]]) -> T:
+        """Run ``fn`` with a :class:`LedgerTx` in one database transaction and return its
+        result; if ``fn`` raises, everything it did rolls back and the exception propagates."""
+        return await self._shared.submit(None, fn, self.source)
+
+    async def _write(self, op: Op[T]) -> T:
+        return await self._shared.submit(op, None, self.source)
+
+    async def credit(self, channel: str, username: str, amount: int, *, type: str = "earn",
+                     kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
+                     related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
+                     key: str | None = None) -> TxResult:
+        """Add ``amount`` to the user's account (created on first need). An earn-class credit
+        the earn gate withholds writes nothing: ok=False, error "withheld"."""
+        if await _withheld_one(self._shared.gate, channel, username, type, kind):
+            return TxResult(False, (), {user_key(username): await self.balance(channel, username)},
+                            WITHHELD)
+        return await self._write(_credit_op(
+            channel, username, amount, type=type, kind=kind, reason=reason,
+            trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
+
+    async def debit(self, channel: str, username: str, amount: int, *, type: str = "spend",
+                    kind: Kind = Kind.SPEND, reason: str = "", trigger_id: str | None = None,
+                    related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
+                    key: str | None = None) -> TxResult:
+        """Debit-or-fail: ok=False "insufficient_funds" (nothing written) when short; the
+        result's ``balance`` is then the current balance."""
+        return await self._write(_debit_op(
+            channel, username, amount, type=type, kind=kind, reason=reason,
+            trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
+
+    async def transfer(self, channel: str, sender: str, recipient: str, amount: int, *,
+                       send_type: str = "tip_send", receive_type: str = "tip_receive",
+                       kind: Kind = Kind.TRANSFER, reason: str = "",
+                       metadata: Mapping[str, Any] | None = None,
+                       key: str | None = None) -> TxResult:
+        """Sender → recipient, both postings or neither (the sender's debit-or-fail decides);
+        ValueError when they are the same user. Balances: sender first."""
+        return await self._write(_transfer_op(
+            channel, sender, recipient, amount, send_type=send_type, receive_type=receive_type,
+            kind=kind, reason=reason, metadata=metadata, key=key))
+
+    async def credit_many(self, channel: str, awards: Sequence[Award], *,
+                          key: str | None = None) -> TxResult:
+        """Credit many awards (a user may appear more than once) in one transaction, with bulk
+        statements. Balances: each user once, in order of first appearance. Earn-class awards
+        the earn gate withholds are left out (all withheld: nothing is written, ok=True)."""
+        kept = await _gated(self._shared.gate, channel, awards)
+        if awards and not kept:
+            return TxResult(True, (), {})
+        return await self._write(_credit_many_op(channel, kept, key=key))
+
+    async def escrow(self, channel: str, username: str, amount: int, *, purpose: str,
+                     type: str = "escrow", kind: Kind = Kind.SPEND, reason: str = "",
+                     metadata: Mapping[str, Any] | None = None,
+                     key: str | None = None) -> TxResult:
+        """Debit-or-fail into a new open escrow (``result.escrow``)."""
+        return await self._write(_escrow_op(
+            channel, username, amount, purpose=purpose, type=type, kind=kind, reason=reason,
+            metadata=metadata, key=key))
+
+    async def release(self, escrow_id: int, *, payouts: Sequence[Award] = (), reason: str = "",
+                      key: str | None = None) -> TxResult:
+        """Claim an open escrow as released (``WHERE status='open'``), then credit ``payouts``
+        in its channel, in one transaction. Not open → ok=False "escrow_closed"; no such id →
+        "unknown_escrow"; nothing moves then."""
+        return await self._write(_release_op(escrow_id, payouts=payouts, reason=reason, key=key))
+
+    async def refund(self, escrow_id: int, *, reason: str = "",
+                     key: str | None = None) -> TxResult:
+        """Claim an open escrow as refunded and give its amount back (type "refund", kind
+        CORRECTION), reversing the escrow's counter (floor 0)."""
+        return await self._write(_refund_op(escrow_id, reason=reason, key=key))
+
+    async def bump_daily(self, channel: str, username: str, day: date, counter: str,
+                         by: int = 1) -> int:
+        """Add ``by`` to a user's daily counter (created at 0); returns the new value."""
+        return await self._write(_bump_daily_op(channel, username, day, counter, by))
+
+    async def bump_daily_many(self, channel: str, day: date, counter: str,
+                              usernames: Sequence[str], by: int = 1) -> None:
+        """Add ``by`` to one daily counter of many users, in one transaction (a name listed
+        twice counts twice)."""
+        await self._write(_bump_daily_many_op(channel, day, counter, usernames, by))
+
+    async def take_cap(self, channel: str, username: str, cap_key: str, max_count: int,
+                       window: timedelta | Literal["day"]) -> bool:
+        """Use one slot of a cap, atomically (SPEC §2.3): no counter or an expired window →
+        (1, now), allowed; ``count >= max_count`` → refused; else count + 1, allowed.
+        ``window="day"`` expires when the ledger-local day changes."""
+        return await self._write(_take_cap_op(channel, username, cap_key, max_count, window))
+
+    async def return_cap(self, channel: str, username: str, cap_key: str) -> None:
+        """Give one use of a cap back (count − 1, floor 0), e.g. after a refund."""
+        await self._write(_return_cap_op(channel, username, cap_key))
+
+    # -- reads --
+
+    async def _read(self, stmt: sa.Executable) -> sa.CursorResult[Any]:
+        async with self._shared.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_begin="DEFERRED")
+            return await conn.execute(stmt)  # async results are fully buffered
+
+    async def balance(self, channel: str, username: str) -> int:
+        """The committed balance (0 without an account)."""
+        result = await self._read(sa.select(accounts.c.balance).where(
+            accounts.c.channel == channel, accounts.c.user_key == _check_user(username)[0]))
+        found = result.scalar_one_or_none()
+        return 0 if found is None else int(found)
+
+    async def account(self, channel: str, username: str) -> Account | None:
+        """The account, or None when the user never had one in this channel."""
+        result = await self._read(sa.select(accounts).where(
+            accounts.c.channel == channel, accounts.c.user_key == _check_user(username)[0]))
+        row = result.first()
+        return None if row is None else _account(row)
+
+    async def account_count(self, channel: str | None = None) -> int:
+        """How many accounts exist (in one channel, or in all)."""
+        stmt = sa.select(sa.func.count()).select_from(accounts)
+        if channel is not None:
+            stmt = stmt.where(accounts.c.channel == channel)
+        return int((await self._read(stmt)).scalar_one())
+
+    async def history(self, channel: str, username: str, limit: int = 10) -> list[Posting]:
+        """The user's postings, newest first."""
+        result = await self._read(
+            sa.select(transactions).where(transactions.c.channel == channel,
+                                          transactions.c.user_key == _check_user(username)[0])
+            .order_by(transactions.c.id.desc()).limit(limit))
+        return [_posting(row) for row in result]
+
+    async def postings(self, tx_id: str) -> list[Posting]:
+        """Every posting of one ledger operation, in order."""
+        result = await self._read(sa.select(transactions).where(transactions.c.tx_id == tx_id)
+                                  .order_by(transactions.c.id))
+        return [_posting(row) for row in result]
+
+    async def top(self, channel: str, limit: int = 10,
+                  by: Literal["balance", "lifetime_earned"] = "balance") -> list[Account]:
+        """Accounts with the highest ``by`` (ties by user key)."""
+        if by not in ("balance", "lifetime_earned"):
+            raise ValueError("top() orders by 'balance' or 'lifetime_earned'")
+        column = accounts.c[by]
+        result = await self._read(sa.select(accounts).where(accounts.c.channel == channel)
+                                  .order_by(column.desc(), accounts.c.user_key).limit(limit))
+        return [_account(row) for row in result]
+
+    async def holders(self, channel: str, minimum: int) -> list[Holder]:
+        """Every account of the channel with ``balance >= minimum``, ordered by user key, as
+        lean (key, name, balance) records (for jobs that go over all holders, such as a nightly
+        balance rule: 100,000 of them read in a fraction of a second)."""
+        result = await self._read(
+            sa.select(accounts.c.user_key, accounts.c.username, accounts.c.balance).where(
+                accounts.c.channel == channel, accounts.c.balance >= minimum)
+            .order_by(accounts.c.user_key))
+        return [Holder(row.user_key, row.username, int(row.balance)) for row in result]
+
+    async def circulation(self, channel: str) -> int:
+        """Σ balances in the channel."""
+        result = await self._read(sa.select(sa.func.coalesce(sa.func.sum(accounts.c.balance), 0))
+                                  .where(accounts.c.channel == channel))
+        return int(result.scalar_one())
+
+    async def open_escrows(self, channel: str | None = None,
+                           purpose: str | None = None) -> list[Escrow]:
+        """Escrows still open (oldest first), optionally of one channel and/or purpose."""
+        stmt = sa.select(escrows).where(escrows.c.status == "open")
+        if channel is not None:
+            stmt = stmt.where(escrows.c.channel == channel)
+        if purpose is not None:
+            stmt = stmt.where(escrows.c.purpose == purpose)
+        result = await self._read(stmt.order_by(escrows.c.id))
+        return [_escrow(row) for row in result]
+
+    async def escrow_by_id(self, escrow_id: int) -> Escrow | None:
+        """One escrow in any state, or None."""
+        row = (await self._read(sa.select(escrows).where(escrows.c.id == escrow_id))).first()
+        return None if row is None else _escrow(row)
+
+    async def daily(self, channel: str, username: str, day: date) -> dict[str, int]:
+        """Every daily counter of the user on ``day`` (counter → value)."""
+        result = await self._read(
+            sa.select(daily_counters.c.counter, daily_counters.c.value).where(
+                daily_counters.c.channel == channel,
+                daily_counters.c.user_key == _check_user(username)[0],
+                daily_counters.c.day == day))
+        return {row.counter: int(row.value) for row in result}
+
+    async def daily_many(self, channel: str, day: date, counter: str,
+                         usernames: Sequence[str]) -> dict[str, int]:
+        """One daily counter of many users: user key → value (users without one are absent)."""
+        keys = list(dict.fromkeys(_check_user(n)[0] for n in usernames))
+        found: dict[str, int] = {}
+        for part in _chunks(keys):
+            result = await self._read(
+                sa.select(daily_counters.c.user_key, daily_counters.c.value).where(
+                    daily_counters.c.channel == channel, daily_counters.c.day == day,
+                    daily_counters.c.counter == counter, daily_counters.c.user_key.in_(part)))
+            found.update({row.user_key: int(row.value) for row in result})
+        return found
+
+    async def top_daily(self, channel: str, day: date, counter: str,
+                        limit: int = 10) -> list[tuple[str, int]]:
+        """(display name, value) of the highest values of one daily counter on ``day``."""
+        d = daily_counters
+        result = await self._read(
+            sa.select(sa.func.coalesce(accounts.c.username, d.c.user_key).label("name"),
+                      d.c.value)
+            .select_from(d.outerjoin(accounts, sa.and_(accounts.c.channel == d.c.channel,
+                                                       accounts.c.user_key == d.c.user_key)))
+            .where(d.c.channel == channel, d.c.day == day, d.c.counter == counter)
+            .order_by(d.c.value.desc(), d.c.user_key).limit(limit))
+        return [(row.name, int(row.value)) for row in result]
+
+    async def cap_state(self, channel: str, username: str, cap_key: str) -> CapState | None:
+        """A cap's stored counter (an expired window is reported as stored)."""
+        row = (await self._read(sa.select(caps.c.count, caps.c.window_start).where(
+            caps.c.channel == channel, caps.c.user_key == _check_user(username)[0],
+            caps.c.cap_key == cap_key))).first()
+        if row is None:
+            return None
+        return CapState(int(row._mapping["count"]), row._mapping["window_start"])
+
+    async def verify(self, channel: str | None = None) -> list[Mismatch]:
+        """Accounts whose balance differs from Σ of their postings, or is negative (postings of
+        users without an account count as an account with balance 0). Empty = all is well."""
+        sums = sa.select(transactions.c.channel, transactions.c.user_key,
+                         sa.func.sum(transactions.c.amount).label("total"))
+        bals = sa.select(accounts.c.channel, accounts.c.user_key, accounts.c.balance)
+        if channel is not None:
+            sums = sums.where(transactions.c.channel == channel)
+            bals = bals.where(accounts.c.channel == channel)
+        async with self._shared.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_begin="DEFERRED")
+            totals = {(r.channel, r.user_key): int(r.total) for r in await conn.execute(
+                sums.group_by(transactions.c.channel, transactions.c.user_key))}
+            balances = {(r.channel, r.user_key): int(r.balance)
+                        for r in await conn.execute(bals)}
+        out = []
+        for k in sorted(set(totals) | set(balances)):
+            balance, total = balances.get(k, 0), totals.get(k, 0)
+            if balance != total or balance < 0:
+                out.append(Mismatch(k[0], k[1], balance, total))
+        return out

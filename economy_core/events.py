@@ -11,7 +11,7 @@ form for the rare plugin that needs it (a link detector).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -39,6 +39,22 @@ class UserJoined:
     at: datetime
     rank: int = 0
     afk: bool = False
+
+
+@attrs.frozen
+class UserArrived:
+    """A join that opened or resumed a session, as the plugin keeping sessions judged it.
+
+    ``genuine`` is False for a rejoin within the debounce window (a bounced connection);
+    ``absence`` is how long the user had been gone, measured before the departure record was
+    cleared, and None when they were never seen before."""
+
+    channel: str
+    username: str
+    at: datetime
+    genuine: bool
+    absence: timedelta | None
+    rank: int = 0
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from .events import (
     MediaChanged,
     RelayedChat,
     RoomSnapshot,
+    UserArrived,
     UserJoined,
     UserLeft,
 )
@@ -68,6 +69,15 @@ def economy_room_seeded(snapshot: RoomSnapshot) -> None:
 @hookspec
 def economy_user_joined(event: UserJoined) -> None:
     """Async broadcast. A user entered the room (never the bot or an ignored user)."""
+
+
+@hookspec
+def economy_user_arrived(arrival: UserArrived) -> None:
+    """Async broadcast, sent through ``ctx.hooks.broadcast`` by the plugin that keeps sessions
+    (join debounce, departures, last seen) when a join opens or resumes one: whether it is a
+    genuine arrival and how long the user was away. Plugins that react to arrivals (greetings)
+    use this rather than judging raw joins themselves; with no such plugin enabled, no arrival is
+    ever reported."""
 
 
 @hookspec

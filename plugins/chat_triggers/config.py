@@ -139,11 +139,10 @@ class GreetedNewcomerConfig:
     hidden: bool = _hidden()
     window_seconds: int = setting(
         60, validator=_positive(86_400),
-        help="A line naming a user who genuinely joined this many seconds ago or less pays")
+        help="A line naming a user who genuinely joined this many seconds ago or less pays "
+             "(genuine as the presence plugin judges arrivals: its join_debounce_minutes; "
+             "without presence enabled nobody is a newcomer)")
     reward: float = setting(3.0, validator=_reward, help="Paid to the first greeter")
-    rejoin_debounce_minutes: int = setting(
-        5, validator=[attrs.validators.ge(0), attrs.validators.le(10_000)],
-        help="A rejoin this many minutes or less after leaving is not a genuine join")
     bot_joins_excluded: bool = setting(
         True, help="Greeting the bot_interaction bot when it joins pays nothing")
 

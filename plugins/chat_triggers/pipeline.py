@@ -186,7 +186,6 @@ class Pipeline:
         """How long departures and joins must be remembered."""
         cfg = self.cfg
         minutes = max(30, cfg.kudos_received.recent_minutes,
-                      cfg.greeted_newcomer.rejoin_debounce_minutes,
                       cfg.greeted_newcomer.window_seconds // 60 + 1)
         return timedelta(minutes=minutes)
 

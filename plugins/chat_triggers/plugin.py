@@ -9,7 +9,7 @@ Room events keep the in-memory channel state (:mod:`.state`); each chat line goe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from economy_core.commands import CommandCall, command
@@ -19,6 +19,7 @@ from economy_core.events import (
     MediaChanged,
     RelayedChat,
     RoomSnapshot,
+    UserArrived,
     UserJoined,
     UserLeft,
     user_key,
@@ -159,14 +160,16 @@ class ChatTriggers:
 
     @hookimpl
     async def economy_user_joined(self, event: UserJoined) -> None:
-        cfg = self.cfg.greeted_newcomer
-        state = self._state(event.channel)
-        genuine = state.join(event.username, event.at,
-                             timedelta(minutes=cfg.rejoin_debounce_minutes))
-        key = user_key(event.username)
-        if not genuine or (cfg.bot_joins_excluded and self.pipeline.excluded(key)):
+        self._state(event.channel).join(event.username)
+
+    @hookimpl
+    async def economy_user_arrived(self, arrival: UserArrived) -> None:
+        """A genuine arrival can be greeted (until greeted, or ``window_seconds`` pass)."""
+        key = user_key(arrival.username)
+        if not arrival.genuine or (self.cfg.greeted_newcomer.bot_joins_excluded
+                                   and self.pipeline.excluded(key)):
             return
-        state.joins[key] = (event.username, event.at)
+        self._state(arrival.channel).joins[key] = (arrival.username, arrival.at)
 
     @hookimpl
     async def economy_user_left(self, event: UserLeft) -> None:

@@ -69,15 +69,12 @@ class ChannelState:
         for name in users:
             self.present[user_key(name)] = name
 
-    def join(self, name: str, at: datetime, debounce: timedelta) -> bool:
-        """Record a join; True when it is genuine (not present already, and not back within
-        ``debounce`` of leaving)."""
+    def join(self, name: str) -> None:
+        """Record that ``name`` is in the room (whether the join is a genuine arrival is the
+        session keeper's call: see ``economy_user_arrived``)."""
         key = user_key(name)
-        if key in self.present:
-            return False
         self.present[key] = name
-        left = self.departed.pop(key, None)
-        return left is None or at - left > debounce
+        self.departed.pop(key, None)
 
     def leave(self, name: str, at: datetime) -> None:
         key = user_key(name)

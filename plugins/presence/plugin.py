@@ -25,7 +25,14 @@ import attrs
 import sqlalchemy as sa
 
 from economy_core.context import PluginContext
-from economy_core.events import ChatMessage, RoomSnapshot, UserJoined, UserLeft, user_key
+from economy_core.events import (
+    ChatMessage,
+    RoomSnapshot,
+    UserArrived,
+    UserJoined,
+    UserLeft,
+    user_key,
+)
 from economy_core.hookspecs import hookimpl
 from economy_core.hooktypes import ProfileField
 from economy_core.ledger import WITHHELD, Award, Kind
@@ -128,8 +135,10 @@ class Presence:
         sessions = self.sessions.setdefault(channel, {})
         session = sessions.get(key)
         if session is not None:
-            session.departing_since = None  # live: a duplicate join; departing: a resume
-            return
+            departed_at, session.departing_since = session.departing_since, None
+            if departed_at is not None:  # a resume within the debounce window
+                await self._announce_arrival(event, genuine=False, absence=now - departed_at)
+            return  # else a duplicate join of a live session: not an arrival
         left_at = self.departed.pop((channel, key), None)
         row = await self._user_row(channel, key)
         last_seen = aware(row.last_seen) if row is not None else None
@@ -142,6 +151,13 @@ class Presence:
         await self._remember(channel, [event.username], now)
         if genuine and not self.ctx.identity.is_banned(channel, event.username):
             await self._arrive(channel, event.username, last_seen, now)
+        await self._announce_arrival(event, genuine=genuine, absence=absence)
+
+    async def _announce_arrival(self, event: UserJoined, *, genuine: bool,
+                                absence: timedelta | None) -> None:
+        """Tell the other plugins how this join was judged (greetings depend on it)."""
+        await self.ctx.hooks.broadcast("economy_user_arrived", arrival=UserArrived(
+            event.channel, event.username, event.at, genuine, absence, event.rank))
 
     async def _arrive(self, channel: str, username: str, last_seen: datetime | None,
                       now: datetime) -> None:
@@ -394,11 +410,12 @@ class Presence:
     def economy_reward_lines(self, channel: str) -> list[str]:
         cfg = self.cfg
         fmt = self.ctx.format_amount
-        rate = cfg.base_rate_per_minute
-        lines = [f"Being here: {rate:g} {self.ctx.core.currency.symbol} per minute"
-                 + (f" (+{cfg.active_bonus_per_minute:g} while chatting)"
-                    if cfg.active_bonus_per_minute else "")]
-        if cfg.night_watch.enabled and cfg.night_watch.multiplier != 1.0:
+        rate, bonus = cfg.base_rate_per_minute, cfg.active_bonus_per_minute
+        lines = []
+        if rate or bonus:  # nothing to list (or to multiply at night) when being here pays 0
+            lines.append(f"Being here: {rate:g} {self.ctx.core.currency.symbol} per minute"
+                         + (f" (+{bonus:g} while chatting)" if bonus else ""))
+        if (rate or bonus) and cfg.night_watch.enabled and cfg.night_watch.multiplier != 1.0:
             hours = ", ".join(str(h) for h in cfg.night_watch.hours)
             lines.append(f"Night watch: ×{cfg.night_watch.multiplier:g} at hours {hours}")
         if cfg.hourly_milestones:

@@ -105,6 +105,7 @@ async def test_scenario_17_like_the_current_item(make_app: MakeApp) -> None:
 
 
 async def test_scenario_19_greeting_a_genuine_newcomer(make_app: MakeApp) -> None:
+    # presence judges arrivals (join debounce); chat_triggers pays the greeter
     room = await chat_room(make_app, users=("alice", "bob", "carol"))
     await room.join("dave")  # 20:00:00
     await room.wait(30)

@@ -128,10 +128,10 @@ async def test_kudos_cap_per_pair_and_hour(make_app: MakeApp) -> None:
     assert (await room.daily("alice"))["kudos_given"] == 2
 
 
-async def test_greeting_window_and_rejoin_debounce(make_app: MakeApp) -> None:
-    room = await chat_room(make_app, {"greeted_newcomer": {"window_seconds": 10,
-                                                           "rejoin_debounce_minutes": 0}},
-                           users=("alice", "bob"))
+async def test_greeting_window_and_presence_debounce(make_app: MakeApp) -> None:
+    room = await chat_room(make_app, {"greeted_newcomer": {"window_seconds": 10}},
+                           users=("alice", "bob"),
+                           core={"plugins": {"presence": {"join_debounce_minutes": 0}}})
     await room.join("carol")
     await room.wait(30)
     await room.say("alice", "hi carol")

@@ -88,15 +88,24 @@ class Room:
         return await self.app.balance(user)
 
 
+SILENT_PRESENCE: Mapping[str, Any] = {
+    "base_rate_per_minute": 0, "hourly_milestones": {},
+    "welcome_wallet": {"enabled": False}, "welcome_back": {"enabled": False}}
+"""Presence that keeps sessions and judges arrivals but credits nothing."""
+
+
 async def chat_room(make_app: MakeApp, config: Mapping[str, Any] | None = None, *,
                     users: Sequence[str] = ("alice", "bob", "carol", "dave"),
                     plugins: Sequence[Any] = (), core: Mapping[str, Any] | None = None,
                     db: str = "economy.db", strict: bool = True) -> Room:
     """The fixture: ``users`` present (seeded, so nobody is a newcomer) with accounts of
-    :data:`START_BALANCE`; chat_triggers configured with ``config``."""
-    overrides = merge_config({"plugins": {"chat_triggers": dict(config or {})}}, core or {})
-    app = await make_app(plugins=[ChatTriggers, "wallet", *plugins], config=overrides,
-                         channel=CHANNEL, db=db, strict=strict)
+    :data:`START_BALANCE`; chat_triggers configured with ``config``. Presence runs too, since
+    it judges which joins are genuine arrivals (greetings), but pays nothing itself."""
+    overrides = merge_config(
+        {"plugins": {"chat_triggers": dict(config or {}), "presence": SILENT_PRESENCE}},
+        core or {})
+    app = await make_app(plugins=[ChatTriggers, "presence", "wallet", *plugins],
+                         config=overrides, channel=CHANNEL, db=db, strict=strict)
     for user in users:
         await app.ledger.credit(CHANNEL, user, START_BALANCE, type="admin_grant",
                                 kind=Kind.EARN)

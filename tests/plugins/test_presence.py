@@ -3,8 +3,11 @@ router, ledger and scheduler on a SQLite file, time driven by the FakeClock."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from economy_core.events import UserArrived
+from economy_core.hookspecs import hookimpl
 from economy_core.testing import AppHarness, MakeApp
 
 CHANNEL = "testchan"
@@ -52,13 +55,6 @@ async def test_scenario_2_ticks_and_night_watch(make_app: MakeApp) -> None:
     before = await app.balance("alice")
     await app.advance(minutes=2)  # ticks at 03:00 and 03:01 pay 1.5 each
     assert await app.balance("alice") - before == 3
-
-
-async def test_scenario_4_ignored_bot_gets_nothing(make_app: MakeApp) -> None:
-    # The bus drops ignored users at the door (tested end to end); here: no account appears
-    # unless a plugin is told about the user.
-    app = await presence_app(make_app)
-    assert await app.ledger.account(CHANNEL, "CyTubeBot") is None
 
 
 async def test_scenario_5_dwell_milestones_once_per_day(make_app: MakeApp) -> None:
@@ -168,3 +164,56 @@ async def test_active_bonus_needs_recent_chat(make_app: MakeApp) -> None:
     assert await app.balance("bob") == 1
     await app.advance(minutes=10)  # alice's chat is now older than afk_threshold_minutes
     assert await app.balance("alice") == 2 + 4 * 2 + 6 * 1
+
+
+class ArrivalLog:
+    """A plugin that records the arrivals presence reports."""
+
+    name = "arrival_log"
+    seen: list[tuple[str, bool, timedelta | None]]
+
+    def __init__(self, ctx: Any) -> None:
+        ArrivalLog.seen = []
+
+    @hookimpl
+    async def economy_user_arrived(self, arrival: UserArrived) -> None:
+        ArrivalLog.seen.append((arrival.username, arrival.genuine, arrival.absence))
+
+
+async def test_arrivals_are_judged_and_reported_once_per_session(make_app: MakeApp) -> None:
+    app = await make_app(plugins=["presence", ArrivalLog], channel=CHANNEL)
+    await app.join("alice")
+    await app.join("alice")  # a duplicate join of a live session is no arrival
+    await app.advance(minutes=10)
+    await app.leave("alice")
+    await app.advance(minutes=2)
+    await app.join("alice")  # back within the 5-minute debounce: a resume
+    await app.advance(minutes=1)
+    await app.leave("alice")
+    await app.advance(minutes=30)
+    await app.join("alice")
+    assert ArrivalLog.seen == [("alice", True, None),
+                               ("alice", False, timedelta(minutes=2)),
+                               ("alice", True, timedelta(minutes=30))]
+
+
+async def test_a_bounce_across_a_restart_is_no_genuine_arrival(make_app: MakeApp) -> None:
+    app = await make_app(plugins=["presence", ArrivalLog], channel=CHANNEL)
+    await app.join("alice")
+    await app.advance(minutes=10)
+    await app.leave("alice")
+    await app.advance(minutes=1)
+    app = await app.restart()  # the departure record is gone; last_seen remains
+    await app.seed([])
+    await app.advance(minutes=1)
+    await app.join("alice")
+    assert ArrivalLog.seen[-1][:2] == ("alice", False)
+    assert ArrivalLog.seen[-1][2] is not None and ArrivalLog.seen[-1][2] < timedelta(minutes=5)
+
+
+async def test_rewards_list_nothing_for_a_zero_rate(make_app: MakeApp) -> None:
+    app = await presence_app(make_app, {"plugins": {"presence": {
+        "base_rate_per_minute": 0, "hourly_milestones": {}}}})
+    reply = "\n".join(await app.pm("alice", "rewards"))
+    assert "Being here" not in reply and "Night watch" not in reply
+    assert "Welcome wallet" in reply

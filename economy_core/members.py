@@ -91,11 +91,12 @@ class Members:
     async def seen(self, channel: str, usernames: Iterable[str]) -> None:
         """Record that these users are around (first sight stores ``first_seen`` = now)."""
         names = {user_key(n): n for n in usernames if n.strip()}
-        missing = [k for k in names if (channel, k) not in self._cache]
-        if not missing:
+        cache = self._cache
+        if all((channel, k) in cache and cache[(channel, k)].stored for k in names):
             return
-        await self._load(channel, missing)
-        new = [k for k in missing if not self._cache[(channel, k)].stored]
+        # a user may be cached without a row (read by the gate before first sight): store it
+        await self._load(channel, list(names))
+        new = [k for k in names if not cache[(channel, k)].stored]
         if not new:
             return
         rows = [{"channel": channel, "user_key": k, "username": names[k][:100],

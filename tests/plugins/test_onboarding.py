@@ -154,3 +154,18 @@ async def test_no_earn_credit_before_qualifying(make_app: MakeApp,
             assert len(sent_before) >= messages
     assert app.clock.now() >= start
     assert await app.ledger.verify() == []
+
+
+async def test_age_counts_from_first_sight_even_if_the_gate_asked_first(
+        make_app: MakeApp) -> None:
+    app = await onboarding_app(make_app, age=60)
+    # a credit for a user the core has not seen yet: the gate reads them before first sight
+    result = await app.ledger.credit(CHANNEL, "bob", 5, type="earn", kind=Kind.EARN)
+    assert result.error == WITHHELD
+    await app.join("bob")  # first sight: recorded, so the age survives a restart
+    await app.advance(minutes=30)
+    app = await app.restart()
+    await app.seed(["bob"])
+    assert "30 more minute(s)" in "\n".join(await app.pm("bob", "rewards"))
+    await app.advance(minutes=30)
+    assert await app.balance("bob") > 0

@@ -77,7 +77,8 @@ class Presence:
     name = "presence"
     Config = PresenceConfig
     metadata = tables.metadata
-    schema_version = 1
+    schema_version = tables.SCHEMA_VERSION
+    upgrades = tables.UPGRADES
 
     def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
         self.ctx = ctx
@@ -98,6 +99,12 @@ class Presence:
 
     @hookimpl
     async def economy_startup(self) -> None:
+        u = tables.users
+        async with self.ctx.db.connect() as conn:
+            rows = await conn.execute(sa.select(u.c.channel, u.c.user_key, u.c.username)
+                                      .where(u.c.wallet_pending))
+            for row in rows:
+                self.pending_wallets[(row.channel, row.user_key)] = row.username
         self.ctx.scheduler.every(TICK_SECONDS, self.tick, name="tick")
 
     @hookimpl
@@ -183,8 +190,10 @@ class Presence:
         the user is here; the welcome PM follows ``delay_seconds`` after the payment."""
         wallet = self.cfg.welcome_wallet
         key = (channel, user_key(username))
-        self.pending_wallets.pop(key, None)
+        was_pending = self.pending_wallets.pop(key, None) is not None
         if not wallet.enabled or wallet.amount <= 0:
+            if was_pending:
+                await self._mark_wallet_pending(channel, key[1], False)
             return False
         result = await self.ctx.ledger.credit(
             channel, username, wallet.amount, type="welcome_wallet", kind=Kind.EARN,
@@ -192,7 +201,11 @@ class Presence:
             key=f"presence:welcome:{user_key(username)}")
         if result.error == WITHHELD:
             self.pending_wallets[key] = username
+            if not was_pending:
+                await self._mark_wallet_pending(channel, key[1], True)
             return True  # a newcomer: no welcome-back either
+        if was_pending:
+            await self._mark_wallet_pending(channel, key[1], False)
         if not result.ok or result.replayed:
             return False
         text = self._notice(wallet.message, wallet.amount, username)
@@ -358,6 +371,12 @@ class Presence:
                     "last_seen": now} for k, n in by_key.items() if k not in known]
             if new:
                 await conn.execute(u.insert(), new)
+
+    async def _mark_wallet_pending(self, channel: str, key: str, pending: bool) -> None:
+        u = tables.users
+        async with self.ctx.db.begin() as conn:
+            await conn.execute(u.update().where(u.c.channel == channel, u.c.user_key == key)
+                               .values(wallet_pending=pending))
 
     async def _touch(self, channel: str, keys: Sequence[str], now: datetime) -> None:
         if not keys:

@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +98,13 @@ def _setup_logging(level: str) -> None:
 # -- commands --------------------------------------------------------------------------------
 
 async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float) -> int:
+    """The bot until a signal cancels it (see :func:`_until_signalled`); then a clean stop."""
     app = EconomyApp(config, plugins, clock=SystemClock(time_scale))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
-        await stop.wait()
-        log.info("signal received: shutting down")
+        await asyncio.Event().wait()
     finally:
+        log.info("shutting down")
         await app.stop()
     return 0
 
@@ -118,7 +115,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     config, plugins = loaded
     _setup_logging(args.log_level or config.core.log.level)
-    return asyncio.run(_run(config, plugins, args.time_scale))
+    return asyncio.run(_until_signalled(_run(config, plugins, args.time_scale),
+                                        signal_status=0))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -134,10 +132,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config, plugins = default_app_config()
     _setup_logging(args.log_level or "WARNING")
     try:
-        return asyncio.run(run_demo(config, plugins, speed=args.speed, scene=scene,
-                                    interactive=args.interactive))
-    except KeyboardInterrupt:
+        return asyncio.run(_until_signalled(run_demo(
+            config, plugins, speed=args.speed, scene=scene, interactive=args.interactive)))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
+
+
+async def _until_signalled(work: Coroutine[Any, Any, int], *,
+                           signal_status: int | None = None) -> int:
+    """Run ``work``; SIGINT or SIGTERM cancels it (its cleanup runs). The exit status is then
+    ``signal_status`` (0 for a service, whose normal stop is a signal), else 128 + signal."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    result = 0
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if not received:
+        return result
+    return signal_status if signal_status is not None else 128 + received[0]
 
 
 def cmd_config_init(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import asyncio
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
@@ -173,9 +174,9 @@ class Demo:
     async def interactive(self, read_line: Callable[[], str]) -> None:
         self.say("interactive: 'alice: hello', '/pm alice balance', '/join bob', "
                  "'/leave bob', '/wait 5m', '/top', '/quit'")
-        loop = asyncio.get_running_loop()
+        lines = _read_in_background(read_line)
         while True:
-            line = await loop.run_in_executor(None, read_line)
+            line = await lines.get()
             if line == "":  # end of input
                 return
             try:
@@ -193,6 +194,29 @@ class Demo:
             self.out.write(f"    {i:>2}. {account.username:<12} "
                            f"{self.app.format_amount(account.balance)}\n")
         self.out.flush()
+
+
+def _read_in_background(read_line: Callable[[], str]) -> asyncio.Queue[str]:
+    """Lines from ``read_line`` (blocking) as a queue, read by a daemon thread: a pending read
+    never keeps the process alive after Ctrl-C. End of input (or a read error) queues ``""``."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        while True:
+            try:
+                line = read_line()
+            except (OSError, ValueError):
+                line = ""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                return
+            if line == "":
+                return
+
+    threading.Thread(target=pump, name="demo-stdin", daemon=True).start()
+    return queue
 
 
 def demo_config(base: AppConfig, nats_url: str, db_path: Path, channel: str) -> AppConfig:
@@ -222,6 +246,7 @@ async def run_demo(config: AppConfig, plugins: list[Any], *, speed: float,
         robot = RobotStandIn(nats.url, channel=channel,
                              bot_username=config.core.bot.username)
         app: EconomyApp | None = None
+        status = 0
         try:
             await robot.start()
             await robot.set_userlist([])
@@ -237,11 +262,18 @@ async def run_demo(config: AppConfig, plugins: list[Any], *, speed: float,
                     break
                 await asyncio.sleep(0.01)
             demo = Demo(app, robot, clock, channel, out)
-            if interactive:
-                await demo.interactive(sys.stdin.readline)
-            else:
-                await demo.play(scene if scene is not None else default_scene())
-            await demo.wait(2.0 * speed / 60.0)
+            try:
+                if interactive:
+                    await demo.interactive(sys.stdin.readline)
+                else:
+                    await demo.play(scene if scene is not None else default_scene())
+                await demo.wait(2.0 * speed / 60.0)
+            except asyncio.CancelledError:  # Ctrl-C / SIGTERM: close the transcript properly
+                task = asyncio.current_task()
+                if task is None or task.uncancel() > 0:
+                    raise
+                demo.say("interrupted: stopping")
+                status = 130
             await demo.report_balances()
             await demo.print_top()
             mismatches = await app.ledger.verify()
@@ -252,7 +284,7 @@ async def run_demo(config: AppConfig, plugins: list[Any], *, speed: float,
                 await app.stop()
             await robot.stop()
             await nats.stop()
-    return 0
+    return status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

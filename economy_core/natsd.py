@@ -4,13 +4,31 @@ the demo, and the end-to-end tests. JetStream is on (the robot's state lives in 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
 from pathlib import Path
+
+_LIVE: dict[int, asyncio.subprocess.Process] = {}
+"""Servers started by this process and not yet stopped (pid → process)."""
+
+
+@atexit.register
+def _terminate_leftovers() -> None:
+    """Last resort when the interpreter exits without ``stop()`` (a second Ctrl-C during
+    shutdown, an unhandled error): no nats-server outlives the process that started it."""
+    for pid, proc in list(_LIVE.items()):
+        if proc.returncode is None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    _LIVE.clear()
 
 
 def find_nats_server() -> str:
@@ -62,9 +80,12 @@ class NatsServer:
         """Start the server and wait until it accepts connections."""
         binary = self._binary or find_nats_server()
         os.makedirs(self.store_dir, exist_ok=True)
+        # Its own session: a terminal's Ctrl-C reaches only us, and we stop it after the bot.
         self._proc = await asyncio.create_subprocess_exec(
             binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.store_dir,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True)
+        _LIVE[self._proc.pid] = self._proc
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -87,6 +108,8 @@ class NatsServer:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+        if self._proc is not None:
+            _LIVE.pop(self._proc.pid, None)
         self._proc = None
 
     async def restart(self) -> None:

@@ -38,7 +38,9 @@ _INT_RE = re.compile(r"^[+-]?[0-9]{1,15}$")  # ASCII digits only (int() takes ot
 
 
 class ArgumentError(ValueError):
-    """A word that does not convert to its declared type; the message is shown to the user."""
+    """A word that does not convert to its declared type, or a value the command finds out of
+    range (a command may raise it before moving anything): the router replies with the message
+    and the command's ``Usage:`` line."""
 
 
 @attrs.frozen

@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -44,6 +44,18 @@ SQLITE_PRAGMAS = (
 )
 
 BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+
+
+IN_CHUNK = 400
+"""Values per ``IN (...)`` list: well inside SQLite's and asyncpg's parameter limits."""
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of at most ``size`` (for ``IN`` lists of any length)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class SchemaError(RuntimeError):

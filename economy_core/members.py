@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .clock import Clock
 from .config import OnboardingConfig
-from .db import NAMING, UtcDateTime, migrate
+from .db import NAMING, UtcDateTime, chunks, migrate
 from .events import user_key
 from .ledger import accounts
 
@@ -43,8 +43,6 @@ core_members = sa.Table(
 )
 
 MEMBERS_SCHEMA_VERSION = 1
-
-_CHUNK = 500
 
 
 @attrs.define
@@ -103,7 +101,7 @@ class Members:
                  "first_seen": self._cache[(channel, k)].first_seen, "messages": 0} for k in new]
         async with self._engine.begin() as conn:
             existing: set[str] = set()
-            for part in _chunks(new):
+            for part in chunks(new):
                 result = await conn.execute(sa.select(core_members.c.user_key).where(
                     core_members.c.channel == channel, core_members.c.user_key.in_(part)))
                 existing.update(r.user_key for r in result)
@@ -183,7 +181,7 @@ class Members:
             return
         found: dict[str, _Member] = {}
         async with self._engine.connect() as conn:
-            for part in _chunks(missing):
+            for part in chunks(missing):
                 result = await conn.execute(
                     sa.select(core_members.c.user_key, core_members.c.first_seen,
                               core_members.c.messages).where(
@@ -192,7 +190,7 @@ class Members:
                     found[row.user_key] = _Member(_aware(row.first_seen), int(row.messages), True)
             unknown = [k for k in missing if k not in found]
             if unknown:
-                for part in _chunks(unknown):
+                for part in chunks(unknown):
                     result = await conn.execute(
                         sa.select(accounts.c.user_key, accounts.c.created_at).where(
                             accounts.c.channel == channel, accounts.c.user_key.in_(part)))
@@ -201,8 +199,3 @@ class Members:
         now = self._clock.now()
         for k in missing:
             self._cache[(channel, k)] = found.get(k) or _Member(now, 0, False)
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]

@@ -152,6 +152,9 @@ class CommandRouter:
             return [f"{exc}\n{cmd.usage()}"]
         try:
             result = await cmd.fn(call, **kwargs)
+        except ArgumentError as exc:  # a value the command itself found out of range
+            self._outcome(name, "bad_arguments")
+            return [f"{exc}\n{cmd.usage()}"]
         except Exception:
             self._log.exception("command %s from %s failed", name, pm.username)
             self._outcome(name, "error")

@@ -25,6 +25,7 @@ import attrs
 import sqlalchemy as sa
 
 from economy_core.context import PluginContext
+from economy_core.db import chunks
 from economy_core.events import (
     ChatMessage,
     RoomSnapshot,
@@ -83,7 +84,6 @@ class Presence:
     def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
         self.ctx = ctx
         self.sessions: dict[str, dict[str, Session]] = {c: {} for c in ctx.channels}
-        self.departed: dict[tuple[str, str], datetime] = {}
         self.pending_wallets: dict[tuple[str, str], str] = {}
         """Welcome wallets withheld by the onboarding minimums: (channel, key) → username."""
         self.ticks = 0
@@ -146,12 +146,10 @@ class Presence:
             if departed_at is not None:  # a resume within the debounce window
                 await self._announce_arrival(event, genuine=False, absence=now - departed_at)
             return  # else a duplicate join of a live session: not an arrival
-        left_at = self.departed.pop((channel, key), None)
+        # a closed session left its departure time as last_seen (set at the leave)
         row = await self._user_row(channel, key)
         last_seen = aware(row.last_seen) if row is not None else None
-        if left_at is None:
-            left_at = last_seen
-        absence = (now - left_at) if left_at is not None else None
+        absence = (now - last_seen) if last_seen is not None else None
         genuine = absence is None or absence >= timedelta(minutes=self.cfg.join_debounce_minutes)
         minutes = await self._minutes_today(channel, [event.username])
         sessions[key] = Session(event.username, self._today(), minutes.get(key, 0))
@@ -248,9 +246,7 @@ class Presence:
         sessions = self.sessions[channel]
         for key in [k for k, s in sessions.items()
                     if s.departing_since is not None and now - s.departing_since >= window]:
-            left_at = sessions.pop(key).departing_since
-            assert left_at is not None
-            self.departed[(channel, key)] = left_at
+            del sessions[key]
 
     def _rate(self, channel: str, session: Session, now: datetime) -> float:
         cfg = self.cfg
@@ -340,9 +336,9 @@ class Presence:
             return []
         m = tables.milestones
         keys = {user_key(s.username) for s, _, _ in crossed}
-        existing = {(k, h) for k, h in await conn.execute(
+        existing = {(k, h) for part in chunks(sorted(keys)) for k, h in await conn.execute(
             sa.select(m.c.user_key, m.c.hours).where(
-                m.c.channel == channel, m.c.day == day, m.c.user_key.in_(keys)))}
+                m.c.channel == channel, m.c.day == day, m.c.user_key.in_(part)))}
         fresh = [(s, h, a) for s, h, a in crossed if (user_key(s.username), h) not in existing]
         if fresh:
             await conn.execute(m.insert(), [
@@ -365,8 +361,9 @@ class Presence:
         u = tables.users
         by_key = {user_key(n): n for n in usernames}
         async with self.ctx.db.begin() as conn:
-            known = {k for (k,) in await conn.execute(sa.select(u.c.user_key).where(
-                u.c.channel == channel, u.c.user_key.in_(list(by_key))))}
+            known = {k for part in chunks(list(by_key))
+                     for (k,) in await conn.execute(sa.select(u.c.user_key).where(
+                         u.c.channel == channel, u.c.user_key.in_(part)))}
             new = [{"channel": channel, "user_key": k, "username": n, "first_seen": now,
                     "last_seen": now} for k, n in by_key.items() if k not in known]
             if new:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from economy_core.commands import CommandCall, Username, command
+from economy_core.commands import ArgumentError, CommandCall, Username, command
 from economy_core.config import setting
 from economy_core.context import PluginContext
 from economy_core.hooktypes import ProfileField
@@ -93,7 +93,7 @@ class Wallet:
         cfg = self.ctx.config
         count = cfg.history_default if n is None else n
         if not 1 <= count <= cfg.history_max:
-            return f"history shows 1 to {cfg.history_max} transactions."
+            raise ArgumentError(f"n: history shows 1 to {cfg.history_max} transactions")
         postings = await self.ctx.ledger.history(call.channel, call.username, limit=count)
         if not postings:
             return "📜 No transactions yet. Stay around and chat to earn!"

@@ -8,6 +8,7 @@ from typing import Any
 
 from economy_core.events import UserArrived
 from economy_core.hookspecs import hookimpl
+from economy_core.hooktypes import AwardRequest, Multiplier
 from economy_core.testing import AppHarness, MakeApp
 
 CHANNEL = "testchan"
@@ -217,3 +218,30 @@ async def test_rewards_list_nothing_for_a_zero_rate(make_app: MakeApp) -> None:
     reply = "\n".join(await app.pm("alice", "rewards"))
     assert "Being here" not in reply and "Night watch" not in reply
     assert "Welcome wallet" in reply
+
+
+class HappyHour:
+    """A multiplier plugin: ×1.5 on presence pay for alice only."""
+
+    name = "happy_hour"
+
+    def __init__(self, ctx: Any) -> None:
+        pass
+
+    @hookimpl
+    def economy_award_multiplier(self, award: AwardRequest) -> Multiplier | None:
+        if award.source == "presence" and award.username == "alice":
+            return Multiplier("happy hour", 1.5)
+        return None
+
+
+async def test_the_tick_applies_multipliers_through_the_accumulator(make_app: MakeApp) -> None:
+    app = await make_app(plugins=["presence", HappyHour], channel=CHANNEL)
+    await app.join("alice")
+    await app.join("bob")
+    start = {u: await app.balance(u) for u in ("alice", "bob")}
+    await app.advance(minutes=4)  # 4 × 1.5 = 6 for alice (the halves carry over), 4 for bob
+    assert await app.balance("alice") - start["alice"] == 6
+    assert await app.balance("bob") - start["bob"] == 4
+    [posting, *_] = await app.ledger.history(CHANNEL, "alice", limit=1)
+    assert posting.type == "earn" and "happy hour" in str(posting.metadata)

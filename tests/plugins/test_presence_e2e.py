@@ -61,3 +61,27 @@ async def test_scenario_4_ignored_bot_gets_no_account_row_or_reply(economy_e2e: 
     assert not env.app.rooms[env.channel].is_present("CyTubeBot")
     assert len(env.app.rooms[env.channel]) == 1
     assert await env.app.ledger.account(env.channel, "CyTubeBot") is None
+
+
+async def test_a_milestone_reached_around_a_restart_is_paid_once(economy_e2e: Any) -> None:
+    config = {"plugins": {"presence": {"hourly_milestones": {"1": 10},
+                                       "welcome_wallet": {"enabled": False}}}}
+    env = await economy_e2e(plugins=["presence", "wallet"], config=config, time_scale=1200.0)
+    await env.robot.add_user("alice")
+
+    def minutes_today() -> int:
+        sessions = env.app.plugins["presence"].instance.sessions[env.channel]
+        session = sessions.get("alice")
+        return session.minutes_today if session is not None else 0
+
+    await wait_until(lambda: minutes_today() >= 50, 20)
+    await env.restart_bot()  # before the 60th minute: the new bot restores today's minutes
+    assert minutes_today() >= 50
+    await wait_until(lambda: minutes_today() >= 62, 20)
+    await env.restart_bot()
+    await wait_until(lambda: minutes_today() >= 64, 20)
+    ledger = env.app.ledger
+    postings = await ledger.history(env.channel, "alice", limit=100_000)
+    assert [(p.type, p.amount) for p in postings].count(("milestone", 10)) == 1
+    assert len([m for m in env.pms_to("alice") if "1 hour" in m]) == 1
+    assert await ledger.verify() == []

@@ -56,7 +56,7 @@ async def test_history_is_readable_newest_first_and_bounded(make_app: MakeApp) -
     [reply] = await app.pm("alice", "history 1")
     assert len(reply.splitlines()) == 2
     [reply] = await app.pm("alice", "history 500")
-    assert "1 to 20" in reply
+    assert "1 to 20" in reply and "Usage: history [n]" in reply
     [reply] = await app.pm("alice", "history many")
     assert "Usage: history [n]" in reply
     assert await app.pm("nobody", "history") == [

@@ -49,7 +49,8 @@ def chat_events_seen(metrics_port: int) -> int:
     return 0
 
 
-async def main(users: int, chat_rate: int, pms: int) -> None:
+async def main(users: int, chat_rate: int, pms: int) -> int:
+    """Run the benchmark; exit status 1 when a chat line was dropped."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         nats = NatsServer(store_dir=str(tmp / "nats"))
@@ -115,6 +116,7 @@ async def main(users: int, chat_rate: int, pms: int) -> None:
                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms over {pms} PMs; chat lines sent "
                   f"{sent_chat}, received by the bot {seen}"
                   f"{' (none dropped)' if seen == sent_chat else ' (DROPPED SOME)'}")
+            return 0 if seen == sent_chat else 1
         finally:
             bot.send_signal(signal.SIGTERM)
             await asyncio.wait_for(bot.wait(), 30)
@@ -128,4 +130,4 @@ if __name__ == "__main__":
     parser.add_argument("--chat-rate", type=int, default=200)
     parser.add_argument("--pms", type=int, default=200)
     a = parser.parse_args()
-    asyncio.run(main(a.users, a.chat_rate, a.pms))
+    raise SystemExit(asyncio.run(main(a.users, a.chat_rate, a.pms)))

@@ -29,6 +29,18 @@ class MediaItem:
     likers: set[str] = attrs.field(factory=set)
     first_claimed: bool = False
 
+    def repeated_by(self, media_type: str, media_id: str, at: datetime) -> bool:
+        """Is an announcement of (``media_type``, ``media_id``) at ``at`` this same play again?
+
+        CyTube re-sends ``changeMedia`` for the current item (e.g. when the robot rejoins) and
+        the typed event carries no playback position, so: the same type and id while this play
+        is still running by its duration (``started_at + duration > at``) is a repeat; an item
+        without a duration (a live stream) plays on, so the same id is always a repeat. The same
+        id after the play has ended is a new play (the item was queued again)."""
+        info = self.info
+        return (info.media_type, info.media_id) == (media_type, media_id) \
+            and info.playing_at(at)
+
 
 @attrs.define
 class Joke:
@@ -36,7 +48,8 @@ class Joke:
 
     teller: str
     at: datetime
-    laughers: set[str] = attrs.field(factory=set)
+    laughers: dict[str, str] = attrs.field(factory=dict)
+    """Who was paid for laughing at it: user key -> display name (alias checks need names)."""
 
 
 @attrs.define
@@ -92,7 +105,8 @@ class ChannelState:
     # -- media --
 
     def start_media(self, info: PlayingMedia) -> MediaItem | None:
-        """A new item starts; returns the item it replaces."""
+        """A new play starts (the caller has ruled out a repeated announcement, see
+        :meth:`MediaItem.repeated_by`); returns the item it replaces."""
         previous = self.media
         self.media = MediaItem(info, frozenset(self.present))
         return previous

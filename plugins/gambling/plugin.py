@@ -54,7 +54,8 @@ class Gambling:
     name = "gambling"
     Config = GamblingConfig
     metadata = tables.metadata
-    schema_version = 1
+    schema_version = tables.SCHEMA_VERSION
+    upgrades = tables.UPGRADES
     cli_commands = (CliCommand("odds", "print each game's expected return (house edge)",
                                run_odds),)
 

@@ -52,11 +52,28 @@ heists = sa.Table(
     sa.Column("window_ends", UtcDateTime, nullable=False),
     sa.Column("ended_at", UtcDateTime, nullable=True),
     sa.Column("outcome", sa.String(10), nullable=True),
+    sa.Column("told_at", UtcDateTime, nullable=True),
     sa.CheckConstraint("status IN ('open', 'settled', 'short', 'aborted')", name="status_known"),
     sa.Index("ix_gambling_heists_channel", "channel", "status"),
 )
 """One heist: open (crew gathering) → settled (rolled) | short (too few, refunded) | aborted
-(the bot restarted while it was open, refunded)."""
+(the bot restarted while it was open, refunded). ``told_at``: when the outcome was handed to the
+outbox (claimed ``WHERE told_at IS NULL`` just before), NULL while nobody has been told yet —
+start-up tells each ended heist still NULL (a restart inside the suspense pause)."""
+
+
+def add_told_at(conn: sa.Connection) -> None:
+    """Schema 1 → 2: ``gambling_heists.told_at``. Heists that had already ended are taken as told
+    (the old code told them unless a restart hit its pause; which ones is not recorded, and
+    re-sending every old result would be worse)."""
+    column = UtcDateTime().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE gambling_heists ADD COLUMN told_at {column}"))
+    conn.execute(sa.text("UPDATE gambling_heists SET told_at = ended_at "
+                         "WHERE status <> 'open'"))
+
+
+UPGRADES = {2: add_told_at}
+SCHEMA_VERSION = 2
 
 heist_crew = sa.Table(
     "gambling_heist_crew", metadata,

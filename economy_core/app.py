@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .aliases import Aliases
 from .awards import Awards
 from .clock import Clock, SystemClock
-from .config import AppConfig
+from .config import AppConfig, ConfigError
 from .context import (
+    LiveSettings,
     PluginContext,
     PluginHooks,
     PluginMembers,
@@ -54,7 +56,13 @@ from .events import (
 )
 from .identity import Identity
 from .ledger import Ledger, Posting
-from .manager import PluginInfo, PluginLoadError, installed_entry_points, new_plugin_manager
+from .manager import (
+    PluginInfo,
+    PluginLoadError,
+    installed_entry_points,
+    load_app_config,
+    new_plugin_manager,
+)
 from .manager import register as register_plugin
 from .members import Members
 from .metrics import Metrics
@@ -80,6 +88,19 @@ Requester = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
 
 def _event_type(event: Event) -> str:
     return type(event).__name__
+
+
+RESTART_ONLY = ("nats", "channels", "database", "metrics", "bot", "clock", "outbox",
+                "ignored_users")
+"""Core sections a running bot cannot switch: a reload that changes one is refused whole."""
+
+
+@attrs.frozen
+class ReloadResult:
+    """What a reload did: ``ok`` and a message for the operator."""
+
+    ok: bool
+    message: str
 
 
 @attrs.define
@@ -168,7 +189,8 @@ class EconomyApp:
             is_banned=self.identity.is_banned, before_command=self._before_command,
             on_outcome=self._count_command, log=logging.getLogger("economy_core.router"))
         self.router.register_plugin("core", CoreCommands(
-            self.router, self.identity, self.clock, core.currency, lambda: list(self.plugins)))
+            self.router, self.identity, self.clock, lambda: self.core.currency,
+            lambda: list(self.plugins)))
 
         self._block_disabled_plugins()
         for info in self.plugin_infos:
@@ -224,7 +246,8 @@ class EconomyApp:
                           getattr(info.cls, "upgrades", None))
         ledger = self.ledger.for_source(name)
         ctx: PluginContext[Any] = PluginContext(
-            name=name, config=self.config.plugins.get(name), core=self.core, ledger=ledger,
+            name=name, settings=LiveSettings(self.config.plugins.get(name), self.core),
+            ledger=ledger,
             awards=Awards(ledger, name, self._collect_multipliers, self.accumulators),
             clock=self.clock, scheduler=PluginScheduler(self.scheduler, name),
             outbox=PluginOutbox(self.outbox), rooms=self.rooms, identity=self.identity,
@@ -236,6 +259,59 @@ class EconomyApp:
         register_plugin(self.plugin_manager, name, instance)
         self.router.register_plugin(name, instance)
         self.plugins[name] = LoadedPlugin(info, instance, ctx)
+
+    @property
+    def started(self) -> bool:
+        """True between a completed :meth:`start` and :meth:`stop`."""
+        return self._started
+
+    # -- reload -------------------------------------------------------------------------------
+
+    async def reload_config(self, new: AppConfig) -> list[str]:
+        """Switch to ``new`` (an already validated config) while running.
+
+        Returns the core sections (and ``plugins.enabled``) that differ but only take effect at
+        a restart — then nothing is applied (all or nothing). Otherwise every plugin's
+        ``ctx.config`` and ``ctx.core`` hold the new values, the router's admin level and rate
+        limit, the onboarding minimums, the currency and the log level follow, and each plugin's
+        ``economy_config_reloaded`` hook is called with its own new section. Returns ``[]``."""
+        needs_restart = [name for name in RESTART_ONLY
+                         if getattr(new.core, name) != getattr(self.core, name)]
+        if new.enabled != self.config.enabled:
+            needs_restart.append("plugins.enabled")
+        if needs_restart:
+            return needs_restart
+        self.config, self.core = new, new.core
+        for name, loaded in self.plugins.items():
+            loaded.context.settings.config = new.plugins.get(name)
+            loaded.context.settings.core = new.core
+        self.router.owner_level = new.core.admin.owner_level
+        self.router.rate_limit = new.core.commands.rate_limit_per_minute
+        self.members.reconfigured()
+        logging.getLogger().setLevel(new.core.log.level)
+        await self.dispatcher.broadcast_each(
+            "economy_config_reloaded", lambda plugin: {"config": new.plugins.get(plugin)})
+        log.info("configuration reloaded from %s", new.source)
+        return []
+
+    async def reload_from_file(self, path: str | None = None) -> ReloadResult:
+        """Read ``path`` (default: the file the running config came from), validate it and
+        :meth:`reload_config` it. Never raises for a bad file: the result says what happened,
+        and on any problem the running configuration stays as it was."""
+        source = Path(path or self.config.source)
+        try:
+            new, _ = load_app_config(source)
+        except (ConfigError, PluginLoadError, OSError) as exc:
+            message = f"reload failed, still running the previous configuration:\n{exc}"
+            log.error("%s", message)
+            return ReloadResult(False, message)
+        needs_restart = await self.reload_config(new)
+        if needs_restart:
+            message = (f"reload refused: {', '.join(needs_restart)} changed, which needs a "
+                       "restart; nothing was applied")
+            log.error("%s", message)
+            return ReloadResult(False, message)
+        return ReloadResult(True, f"configuration reloaded from {source}")
 
     # -- services handed to plugins -----------------------------------------------------------
 

@@ -26,12 +26,17 @@ from .config import (
     ConfigError,
     config_path,
     parse_config,
-    read_toml,
     render_default_config,
     render_effective_config,
 )
 from .hooktypes import CliCommand
-from .manager import PluginInfo, PluginLoadError, installed_entry_points, load_plugins
+from .manager import (
+    PluginInfo,
+    PluginLoadError,
+    installed_entry_points,
+    load_app_config,
+    load_plugins,
+)
 
 log = logging.getLogger("economy_core.cli")
 
@@ -39,23 +44,6 @@ log = logging.getLogger("economy_core.cli")
 def installed_plugins() -> list[PluginInfo]:
     """Every installed plugin's class (imports them all: for config init and listings only)."""
     return load_plugins(sorted(installed_entry_points()))
-
-
-def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
-    """Read and validate the config; load only the enabled plugins' classes.
-
-    Raises :class:`ConfigError` or :class:`PluginLoadError` with a message for the operator.
-    """
-    data = read_toml(path)
-    plugins_table = data.get("plugins", {})
-    enabled = plugins_table.get("enabled", []) if isinstance(plugins_table, dict) else []
-    available = installed_entry_points()
-    # unknown names are reported by parse_config, with the installed ones listed
-    infos = load_plugins([n for n in enabled if isinstance(n, str) and n in available], available)
-    schemas: dict[str, type | None] = {name: None for name in available}
-    schemas.update({i.name: i.config_class for i in infos})
-    config = parse_config(data, schemas=schemas, source=str(path))
-    return config, [i for i in infos if i.name in config.enabled]
 
 
 def default_config_text(infos: list[PluginInfo] | None = None) -> str:
@@ -100,10 +88,27 @@ def _setup_logging(level: str) -> None:
 async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float) -> int:
     """The bot until a signal cancels it (see :func:`_until_signalled`); then a clean stop."""
     app = EconomyApp(config, plugins, clock=SystemClock(time_scale))
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[Any]] = set()
+    hangup_while_starting = False
+
+    def on_hangup() -> None:  # SIGHUP (systemctl reload): re-read the config file
+        nonlocal hangup_while_starting
+        if not app.started:
+            hangup_while_starting = True  # reload once start-up is done
+            return
+        task = loop.create_task(app.reload_from_file(), name="economy-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         await app.start()
+        if hangup_while_starting:
+            on_hangup()
         await asyncio.Event().wait()
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         log.info("shutting down")
         await app.stop()
     return 0

@@ -114,13 +114,23 @@ class PluginMembers:
         return await self._members.standing(channel, username)
 
 
-@attrs.frozen
-class PluginContext(Generic[C]):
-    """Everything a plugin may use; built by the core for each enabled plugin."""
+@attrs.define
+class LiveSettings(Generic[C]):
+    """The settings a config reload replaces in place: the plugin's section and the core's."""
 
-    name: str
     config: C
     core: CoreConfig
+
+
+@attrs.frozen
+class PluginContext(Generic[C]):
+    """Everything a plugin may use; built by the core for each enabled plugin.
+
+    ``config`` and ``core`` follow a config reload: read them when they are needed rather than
+    copying values at start-up (the ``economy_config_reloaded`` hook says when they changed)."""
+
+    name: str
+    settings: LiveSettings[C]
     ledger: Ledger
     awards: Awards
     clock: Clock
@@ -136,6 +146,16 @@ class PluginContext(Generic[C]):
     format_amount: Callable[[int], str]
     request: Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
     hooks: PluginHooks
+
+    @property
+    def config(self) -> C:
+        """This plugin's validated ``[plugins.<name>]`` section (None if it declares none)."""
+        return self.settings.config
+
+    @property
+    def core(self) -> CoreConfig:
+        """The core's sections (currency, admin level, onboarding …)."""
+        return self.settings.core
 
     @property
     def tz(self) -> tzinfo:

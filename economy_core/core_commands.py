@@ -38,7 +38,9 @@ class CoreCommands:
     name = "core"
 
     def __init__(self, router: CommandRouter, identity: Identity, clock: Clock,
-                 currency: CurrencyConfig, plugin_names: Callable[[], list[str]]) -> None:
+                 currency: Callable[[], CurrencyConfig],
+                 plugin_names: Callable[[], list[str]]) -> None:
+        """``currency`` is read at use (it follows a config reload)."""
         self._router = router
         self._identity = identity
         self._clock = clock
@@ -65,7 +67,7 @@ class CoreCommands:
                 continue
             groups.setdefault(cmd.plugin, []).append(cmd.spec.name)
         order = sorted(groups, key=lambda plugin: (plugin == "core", plugin))
-        lines = [f"💰 Earn {self._currency.plural} by hanging out and chatting. PM me:"]
+        lines = [f"💰 Earn {self._currency().plural} by hanging out and chatting. PM me:"]
         lines += [f"• {', '.join(sorted(groups[plugin]))}" for plugin in order]
         lines.append("'help <command>' explains one. There may be a few surprises…")
         return ["\n".join(lines)]

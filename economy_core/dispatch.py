@@ -56,6 +56,12 @@ class Dispatcher:
         for impl in self._impls(hook_name, reverse):
             await self._call(impl, hook_name, kwargs)
 
+    async def broadcast_each(self, hook_name: str,
+                             kwargs_for: Callable[[str], dict[str, Any]]) -> None:
+        """Like :meth:`broadcast`, with arguments made for each plugin (by plugin name)."""
+        for impl in self._impls(hook_name):
+            await self._call(impl, hook_name, kwargs_for(impl.plugin_name))
+
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and gather non-None results; a list result is flattened."""
         out: list[Any] = []

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pluggy
 
 from . import hookspecs
+from .config import AppConfig, parse_config, read_toml
 
 ENTRY_POINT_GROUP = "cytube_economy.plugins"
 
@@ -107,3 +109,20 @@ def hook_names(pm: pluggy.PluginManager, name: str) -> list[str]:
     plugin = pm.get_plugin(name)
     callers = pm.get_hookcallers(plugin) or []
     return sorted(c.name for c in callers)
+
+
+def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
+    """Read and validate the config; load only the enabled plugins' classes.
+
+    Raises :class:`ConfigError` or :class:`PluginLoadError` with a message for the operator.
+    """
+    data = read_toml(path)
+    plugins_table = data.get("plugins", {})
+    enabled = plugins_table.get("enabled", []) if isinstance(plugins_table, dict) else []
+    available = installed_entry_points()
+    # unknown names are reported by parse_config, with the installed ones listed
+    infos = load_plugins([n for n in enabled if isinstance(n, str) and n in available], available)
+    schemas: dict[str, type | None] = {name: None for name in available}
+    schemas.update({i.name: i.config_class for i in infos})
+    config = parse_config(data, schemas=schemas, source=str(path))
+    return config, [i for i in infos if i.name in config.enabled]

@@ -3,7 +3,7 @@ being checked, and the small base class that makes a built-in an :class:`Earning
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from economy_core.triggers import ChatContext, TriggerHit
@@ -39,6 +39,19 @@ class Shared:
 
     def amount(self, value: float) -> str:
         return f"{value:g} {self.symbol()}"
+
+
+async def one_per_person(ctx: ChatContext, names: Iterable[str]) -> list[str]:
+    """``names`` without any that is the same person (alias-aware, ``ctx.same_person``) as an
+    earlier one: the first name of each person is kept, in order."""
+    kept: list[str] = []
+    for name in names:
+        for other in kept:
+            if await ctx.same_person(other, name):
+                break
+        else:
+            kept.append(name)
+    return kept
 
 
 class Builtin:

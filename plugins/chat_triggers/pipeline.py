@@ -2,17 +2,20 @@
 
 For a line from a human (the core already dropped the economy bot, ignored and shadowed users):
 
+0. a banned sender's line stops here: it pays, counts and changes nothing (it takes no
+   first-after-media slot, is no joke to laugh at, breaks no silence);
 1. a :class:`ChatContext` is built from the channel state **before** the line;
-2. unless the sender is banned, every enabled trigger is asked in order (long message, first of
-   the day, conversation starter, first after media change, comment during media, greeted
-   newcomer, mentions, laugh, kudos, then third-party triggers); one that raises is logged and
-   counted and the others still run;
+2. every enabled trigger is asked in order (long message, first of the day, conversation
+   starter, first after media change, comment during media, greeted newcomer, mentions, laugh,
+   kudos, then third-party triggers); one that raises is logged and counted and the others
+   still run;
 3. each hit is screened: never the bot, an ignored or banned user, and never a payment to a user
    because of themselves (alias-aware);
 4. the triggers record what their surviving hits consumed (a greeted join, a laugher, a comment),
    then the line itself is recorded (last line, joke, first-after-media slot);
-5. the hits and the sender's daily counters (messages_sent, long_messages, gifs_posted) go to the
-   writer, which applies caps, multipliers and analytics and commits.
+5. the hits, the sender's daily counters (messages_sent, long_messages, gifs_posted) and the
+   sender's ``last_active`` go to the writer, which applies caps, multipliers and analytics and
+   commits. Should that write fail, the line's first-of-the-day claim is given back.
 
 A chat bot's line — relayed through the economy bot's own account (a ``RelayedChat``), or from
 the configured ``bot_interaction.bot_username`` — only pays ``social.bot_interaction`` to the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from economy_core.context import PluginContext
@@ -34,6 +38,7 @@ from .base import Builtin, Shared
 from .config import ChatTriggersConfig
 from .detect import LineFacts
 from .state import ChannelState, Joke
+from .triggers_chat import FirstMessageOfDay
 from .triggers_social import BotInteraction
 from .writer import Job, Writer
 
@@ -109,6 +114,8 @@ class Pipeline:
             return
         if self.excluded(sender_key):  # the core drops these already; never count them
             return
+        if self.ctx.identity.is_banned(event.channel, event.username):
+            return  # step 0: no slot taken, no joke told, no silence broken, nothing counted
         day = event.at.astimezone(self.ctx.tz).date()
         channel = event.channel
         item = state.media
@@ -122,20 +129,18 @@ class Pipeline:
                           media=item.info if item is not None else None, raw=event.raw,
                           same_person=same_person)
         facts = self.shared.facts(ctx)
-        banned = self.ctx.identity.is_banned(channel, event.username)
         answered: list[tuple[Any, list[TriggerHit]]] = []
-        if not banned:
-            for trigger in self.triggers():
-                try:
-                    hits = await self.screen(channel, list(await trigger.check(ctx)),
-                                             event.username)
-                except Exception:
-                    name = _trigger_name(trigger)
-                    self.ctx.log.exception("trigger %s failed on a line; the others still run",
-                                           name)
-                    self._on_error(name)
-                    continue
-                answered.append((trigger, hits))
+        for trigger in self.triggers():
+            try:
+                hits = await self.screen(channel, list(await trigger.check(ctx)),
+                                         event.username)
+            except Exception:
+                name = _trigger_name(trigger)
+                self.ctx.log.exception("trigger %s failed on a line; the others still run",
+                                       name)
+                self._on_error(name)
+                continue
+            answered.append((trigger, hits))
         for trigger, hits in answered:
             if isinstance(trigger, Builtin):
                 try:
@@ -144,8 +149,6 @@ class Pipeline:
                     self.ctx.log.exception("trigger %s failed recording a line", trigger)
                     self._on_error(trigger.trigger_id)
         self._note_line(state, ctx, facts)
-        if banned:
-            return
         counters = [(event.username, "messages_sent", 1)]
         if facts.length >= self.cfg.long_message.min_chars:
             counters.append((event.username, "long_messages", 1))
@@ -153,7 +156,11 @@ class Pipeline:
             counters.append((event.username, "gifs_posted", facts.gifs))
         hits = [h for _, hs in answered for h in hs]
         hits += emote_hits(event.username, ctx.text, self.ctx.rooms[channel].emotes)
-        await self.writer.put(Job(channel, day, hits, counters))
+        # should the write fail, the first line of the day may still pay later
+        undo = partial(state.unclaim_first, sender_key, day) \
+            if any(h.trigger_id == FirstMessageOfDay.trigger_id for h in hits) else None
+        await self.writer.put(Job(channel, day, hits, counters,
+                                  active=(event.username, event.at), on_failure=undo))
 
     def _note_line(self, state: ChannelState, ctx: ChatContext, facts: LineFacts) -> None:
         """The line's own effects on the channel state (after every trigger saw the line)."""

@@ -4,7 +4,8 @@ earning triggers (the ``economy_earning_triggers`` hook) in the same pipeline.
 Room events keep the in-memory channel state (:mod:`.state`); each chat line goes through the
 :mod:`.pipeline`, whose writes the :mod:`.writer` commits in batches (call
 :meth:`ChatTriggers.drain` to wait for them; shutdown does). ``like`` is a PM command;
-``econ:triggers`` shows today's trigger analytics to admins.
+``econ:triggers`` shows today's trigger analytics to admins; ``profile`` shows when a user last
+chatted (``last_active``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from economy_core.events import (
     user_key,
 )
 from economy_core.hookspecs import hookimpl
+from economy_core.hooktypes import ProfileField
 from economy_core.triggers import EarningTrigger, PlayingMedia, TriggerHit
 
-from . import analytics, tables
+from . import activity, analytics, tables
 from .base import Builtin, Shared
 from .config import ChatTriggersConfig
 from .pipeline import Pipeline
@@ -59,7 +61,8 @@ class ChatTriggers:
     name = "chat_triggers"
     Config = ChatTriggersConfig
     metadata = tables.metadata
-    schema_version = 1
+    schema_version = tables.SCHEMA_VERSION
+    upgrades = tables.UPGRADES
 
     def __init__(self, ctx: PluginContext[ChatTriggersConfig]) -> None:
         self.ctx = ctx
@@ -186,7 +189,14 @@ class ChatTriggers:
 
     @hookimpl
     async def economy_media_changed(self, event: MediaChanged) -> None:
+        """A new play starts, unless this announces the current play again (see
+        :meth:`~.state.MediaItem.repeated_by`): then the item keeps its likers, comment counts,
+        first-after-media slot and watchers, and nothing is paid."""
         state = self._state(event.channel)
+        current = state.media
+        if current is not None and current.repeated_by(event.media_type, event.media_id,
+                                                       event.at):
+            return
         previous = state.start_media(PlayingMedia(event.media_type, event.media_id, event.title,
                                                   event.duration_s, event.at))
         if previous is not None:
@@ -269,6 +279,16 @@ class ChatTriggers:
     # -- what others can ask --------------------------------------------------------------------
 
     @hookimpl
+    async def economy_profile_fields(self, channel: str, username: str) -> list[ProfileField]:
+        """"Last active": when the user last chatted (nothing if never, as far as we know)."""
+        async with self.ctx.db.connect() as conn:
+            at = await activity.last_line_at(conn, channel, username)
+        if at is None:
+            return []
+        return [ProfileField("chat_triggers.last_active", "Last active",
+                             activity.ago(self.ctx.clock.now() - at), 82)]
+
+    @hookimpl
     def economy_reward_lines(self, channel: str) -> list[str]:
         shown: list[str] = []
         hidden = 0
@@ -278,10 +298,10 @@ class ChatTriggers:
             if not trigger.enabled:
                 continue
             text = trigger.describe()
-            if text is None and trigger is not self.occasion:  # occasions need an events plugin
-                hidden += 1
-            else:
+            if text is not None:
                 shown.append(text)
+            elif trigger is not self.occasion:  # a hidden occasion trigger needs an events
+                hidden += 1                     # plugin, so it is not hinted at either
         for extra in self.pipeline.extra:
             try:
                 text = extra.describe()

@@ -123,6 +123,11 @@ class ChannelState:
             self.first_day, self.first_claimed = day, set()
         self.first_claimed.add(key)
 
+    def unclaim_first(self, key: str, day: date) -> None:
+        """Undo :meth:`claim_first` (its write failed), if that day is still the current one."""
+        if self.first_day == day:
+            self.first_claimed.discard(key)
+
     # -- upkeep --
 
     def prune(self, now: datetime, keep: timedelta) -> None:

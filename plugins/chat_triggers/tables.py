@@ -1,10 +1,11 @@
-"""The chat_triggers plugin's tables (all ``chat_triggers_*``): trigger analytics."""
+"""The chat_triggers plugin's tables (all ``chat_triggers_*``): trigger analytics and each
+user's last chat line (``last_active``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core.db import NAMING
+from economy_core.db import NAMING, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 
@@ -27,3 +28,21 @@ analytics_users = sa.Table(
     sa.Column("user_key", sa.String(100), primary_key=True),
 )
 """Who was counted in ``unique_users`` (exact counts); rows of closed days are deleted."""
+
+last_active = sa.Table(
+    "chat_triggers_last_active", metadata,
+    sa.Column("channel", sa.String(100), primary_key=True),
+    sa.Column("user_key", sa.String(100), primary_key=True),
+    sa.Column("username", sa.String(100), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+"""When each user last sent a chat line that went through the pipeline (SPEC §3.3 counters)."""
+
+
+def add_last_active(conn: sa.Connection) -> None:
+    """Schema 1 → 2: the ``last_active`` table (empty: it fills with the next lines)."""
+    last_active.create(conn, checkfirst=True)
+
+
+UPGRADES = {2: add_last_active}
+SCHEMA_VERSION = 2

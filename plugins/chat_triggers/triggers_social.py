@@ -9,7 +9,7 @@ from datetime import timedelta
 from economy_core.events import user_key
 from economy_core.triggers import Cap, ChatContext, TriggerHit
 
-from .base import Builtin
+from .base import Builtin, one_per_person
 from .state import ChannelState
 
 LAUGH_WINDOW = timedelta(minutes=5)
@@ -52,8 +52,9 @@ class GreetedNewcomer(Builtin):
 
 
 class MentionedByOther(Builtin):
-    """A present user named as a whole word is paid (not the sender, not a kudos token);
-    at most ``max_per_hour_same_user`` per sender -> target per rolling hour."""
+    """A present user named as a whole word is paid (not the sender, not a kudos token), once
+    per person however many of their aliases the line names; at most
+    ``max_per_hour_same_user`` per sender -> target per rolling hour."""
 
     trigger_id = "social.mentioned_by_other"
     section = "mentioned_by_other"
@@ -72,15 +73,18 @@ class MentionedByOther(Builtin):
             targets = [k for k in targets if k not in given]
         cfg = self.cfg
         cap = Cap.per_hour(cfg.max_per_hour_same_user, scope=ctx.sender_key)
-        return tuple(TriggerHit(present[k], cfg.reward, self.trigger_id,
-                                related_user=ctx.username, reason=f"mentioned by {ctx.username}",
-                                caps=(cap,))
-                     for k in sorted(targets))
+        names = [present[k] for k in sorted(targets)]
+        if len(names) > 1:
+            names = await one_per_person(ctx, names)
+        return tuple(TriggerHit(name, cfg.reward, self.trigger_id, related_user=ctx.username,
+                                reason=f"mentioned by {ctx.username}", caps=(cap,))
+                     for name in names)
 
 
 class LaughReceived(Builtin):
     """A laughing line pays the sender of the most recent non-laugh line (someone else), once
-    per distinct laugher per joke, at most ``max_laughers_per_joke`` per teller per 5 minutes."""
+    per distinct laugher per joke (a person laughing again under an alias does not count), at
+    most ``max_laughers_per_joke`` per teller per 5 minutes."""
 
     trigger_id = "chat.laugh_received"
     section = "laugh_received"
@@ -95,6 +99,9 @@ class LaughReceived(Builtin):
         if joke is None or user_key(joke.teller) == ctx.sender_key \
                 or ctx.sender_key in joke.laughers:
             return ()
+        for laugher in joke.laughers.values():  # an alias of someone who already laughed
+            if await ctx.same_person(laugher, ctx.username):
+                return ()
         cfg = self.cfg
         return (TriggerHit(joke.teller, cfg.reward_per_laugher, self.trigger_id,
                            related_user=ctx.username, reason=f"{ctx.username} laughed",
@@ -104,12 +111,13 @@ class LaughReceived(Builtin):
     def after(self, ctx: ChatContext, hits: Sequence[TriggerHit]) -> None:
         joke = self.shared.state(ctx).joke
         if hits and joke is not None:
-            joke.laughers.add(ctx.sender_key)
+            joke.laughers[ctx.sender_key] = ctx.username
 
 
 class KudosReceived(Builtin):
-    """Each ``name++`` token pays its target once per line: a user with an account who is
-    present or left at most ``recent_minutes`` ago, not the giver; capped per giver -> target."""
+    """Each ``name++`` token pays its target once per line — once per person, however many of
+    their aliases get kudos: a user with an account who is present or left at most
+    ``recent_minutes`` ago, not the giver; capped per giver -> target."""
 
     trigger_id = "chat.kudos_received"
     section = "kudos_received"
@@ -125,18 +133,20 @@ class KudosReceived(Builtin):
         state: ChannelState = self.shared.state(ctx)
         recent = timedelta(minutes=cfg.recent_minutes)
         cap = Cap.per_hour(cfg.max_per_hour_same_user, scope=ctx.sender_key)
-        hits = []
+        targets = []
         for name in kudos:
             key = user_key(name)
             if key == ctx.sender_key or not state.recently_here(key, ctx.at, recent):
                 continue
             if not await self.shared.has_account(ctx.channel, name):
                 continue
-            hits.append(TriggerHit(
-                state.present.get(key, name), cfg.reward, self.trigger_id,
-                related_user=ctx.username, reason=f"kudos from {ctx.username}", caps=(cap,),
-                counters={"kudos_received": 1}, related_counters={"kudos_given": 1}))
-        return tuple(hits)
+            targets.append(state.present.get(key, name))
+        if len(targets) > 1:
+            targets = await one_per_person(ctx, targets)
+        return tuple(TriggerHit(
+            name, cfg.reward, self.trigger_id, related_user=ctx.username,
+            reason=f"kudos from {ctx.username}", caps=(cap,), counters={"kudos_received": 1},
+            related_counters={"kudos_given": 1}) for name in targets)
 
 
 class BotInteraction(Builtin):

@@ -176,9 +176,10 @@ class Challenges:
         if duel is None:
             return "No challenge is waiting for you."
         if ctx.clock.now() >= duel.expires_at:
-            await self.expire(duel)
-            return (f"⌛ {duel.challenger}'s challenge expired; their stake went back to "
-                    "them.")
+            if await self.expire(duel, tell_target=False):  # this reply tells the target
+                return (f"⌛ {duel.challenger}'s challenge expired; their stake went back to "
+                        "them.")
+            return await self._already_closed(duel)
         refusal = await check_player(ctx, channel, username, rules_for(self.cfg, "challenge"),
                                      duel.wager)
         if refusal:
@@ -206,6 +207,20 @@ class Challenges:
         return (f"⚔️ {result} the duel with {duel.challenger}! Pot {fmt(pot.pot)}, rake "
                 f"{fmt(pot.rake)}: {settled.winner} takes {fmt(pot.prize)}. "
                 f"Balance: {fmt(balance)}")
+
+    async def _already_closed(self, duel: Challenge) -> str:
+        """The reply to an ``accept`` that lost its duel to a decline, the sweep or another
+        accept: what became of the duel (its row as it is now)."""
+        found = await self._select(c.c.id == duel.id)
+        status = found[0].status if found else ""
+        who = duel.challenger
+        if status == "declined":
+            return f"🙅 You already declined {who}'s challenge."
+        if status == "expired":
+            return f"⌛ {who}'s challenge had already expired; their stake went back to them."
+        if status == "settled":
+            return f"⚔️ {who}'s challenge was already settled."
+        return "That challenge was already settled, declined or expired."
 
     async def settle(self, duel: Challenge, accepter: str) -> Settled:
         """Claim, stake, roll and pay one duel in one transaction; :class:`Refused` (nothing
@@ -296,8 +311,10 @@ class Challenges:
         result: int | None = await ctx.ledger.atomic(run)
         return result
 
-    async def expire(self, duel: Challenge) -> bool:
-        """Refund an expired duel and tell both players; False when it was settled meanwhile."""
+    async def expire(self, duel: Challenge, *, tell_target: bool = True) -> bool:
+        """Refund an expired duel and tell the challenger, and the target when ``tell_target``
+        (``accept`` tells them in its reply instead); False (nothing moved, nobody told) when
+        the duel was settled, declined or expired meanwhile."""
         ctx = self.host.ctx
         fmt = ctx.format_amount
         balance = await self.close(duel, "expired")
@@ -306,8 +323,10 @@ class Challenges:
         ctx.outbox.notify(duel.channel, duel.challenger, (
             f"⌛ {duel.target} didn't answer your {fmt(duel.wager)} challenge in time: your "
             f"stake is back. Balance: {fmt(balance)}"), transactional=True)
-        ctx.outbox.notify(duel.channel, duel.target,
-                          f"⌛ {duel.challenger}'s challenge to you expired.", transactional=True)
+        if tell_target:
+            ctx.outbox.notify(duel.channel, duel.target,
+                              f"⌛ {duel.challenger}'s challenge to you expired.",
+                              transactional=True)
         return True
 
     async def sweep(self) -> int:

@@ -15,10 +15,21 @@ member):
    releases each escrow with its payout (status ``settled``). Then a flavour line, a pause of
    :data:`OUTCOME_PAUSE_SECONDS` (a scheduler job, no sleep) and the outcome lines (the outbox
    paces them); each member gets a PM.
+4. Telling: the row's ``told_at`` is set when the outcome is handed to the outbox — in the
+   window-end transaction for a refund (told at once), by a conditional claim (``WHERE told_at
+   IS NULL``) just before the reveal for a rolled heist. So each outcome is told once, and a
+   restart inside the pause loses nothing: start-up (:meth:`Heists.tell_untold`) tells every
+   ended heist whose ``told_at`` is still NULL, without the pause.
 
 A heist cannot survive a restart (its crew and window live in the room): at start-up every open
-heist is claimed as ``aborted`` and each buy-in refunded, and its crew is told. Should the window
-job fail, the duel sweep's :meth:`Heists.finish_overdue` ends the heist within a minute.
+heist is claimed as ``aborted`` and each buy-in refunded, and its crew is told.
+
+Lateness: should the window job not run (it failed, or was lost), a watch job ends the heist:
+it runs every :data:`WATCH_SECONDS` from :data:`OVERDUE_GRACE_SECONDS` after the window while
+any heist is open, and ends each heist that much past its window (:meth:`Heists.finish_overdue`),
+so a heist is settled at most ``OVERDUE_GRACE_SECONDS + WATCH_SECONDS`` (8 s) after its window
+(SPEC §3.6: ≤ 10 s). The watch stops itself when no heist is open; the 60 s duel sweep also calls
+:meth:`Heists.finish_overdue`, in case the watch itself is gone.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import sqlalchemy as sa
 
 from economy_core.events import ChatMessage, user_key
 from economy_core.ledger import Award, Kind
+from economy_core.scheduler import Job
 
 from . import odds, stats, tables
 from .channel_games import ChannelGames
@@ -47,8 +59,12 @@ from .validation import (
 
 OUTCOME_PAUSE_SECONDS = 6.0
 """Between the flavour line and the outcome (suspense; a scheduler job)."""
-OVERDUE_GRACE_SECONDS = 10.0
-"""A heist still open this long after its window is ended by the sweep."""
+OVERDUE_GRACE_SECONDS = 3.0
+"""A heist still open this long after its window is ended by the watch (or the sweep): the window
+job normally gets there first."""
+WATCH_SECONDS = 5.0
+"""How often the watch looks for overdue heists while one is open."""
+ENDED = ("settled", "short", "aborted")
 JOIN_WORD = "join"
 
 FLAVOUR = (
@@ -102,6 +118,7 @@ class Heists:
     def __init__(self, host: Host, games: ChannelGames) -> None:
         self.host = host
         self.games = games
+        self._watch: Job | None = None
 
     @property
     def cfg(self) -> GamblingConfig:
@@ -206,6 +223,7 @@ class Heists:
             await self.finish(heist_id)
 
         ctx.scheduler.once(window, window_closes, name=f"heist:{heist_id}")
+        self._ensure_watch(window + OVERDUE_GRACE_SECONDS)
         ctx.outbox.chat(channel, (
             f"🏦 {username} is planning a heist! Buy-in {fmt(wager)}. Say {JOIN_WORD} in chat "
             f"within {window}s to join the crew (1/{cfg.min_participants} so far)."))
@@ -297,27 +315,82 @@ class Heists:
         return outcome
 
     async def finish_overdue(self) -> None:
-        """End heists whose window job did not run (all channels)."""
+        """End heists still open :data:`OVERDUE_GRACE_SECONDS` after their window (all
+        channels): their window job did not run."""
         cutoff = self.host.ctx.clock.now() - timedelta(seconds=OVERDUE_GRACE_SECONDS)
         for heist in await self._heists(h.c.status == "open", h.c.window_ends <= cutoff):
             await self.finish(heist.id)
 
+    def _ensure_watch(self, first_in: float) -> None:
+        """Make sure the watch runs ``first_in`` seconds from now at the latest (one job for
+        every channel; an existing one that is due later is replaced)."""
+        scheduler = self.host.ctx.scheduler
+        due = self.host.ctx.clock.now() + timedelta(seconds=first_in)
+        watch = self._watch
+        if watch is not None and not watch.cancelled:
+            if watch.next_due <= due:
+                return
+            watch.cancel()
+        self._watch = scheduler.every(WATCH_SECONDS, self._watch_tick, name="heist:watch",
+                                      first_in=first_in)
+
+    async def _watch_tick(self) -> None:
+        """End overdue heists; stop watching once no heist is open."""
+        await self.finish_overdue()
+        if not await self._heists(h.c.status == "open") and self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
     async def abort_open(self) -> int:
         """Start-up: refund every heist left open by the last run and tell its crew."""
-        ctx = self.host.ctx
-        fmt = ctx.format_amount
         count = 0
         for heist in await self._heists(h.c.status == "open"):
             outcome = await self._settle(heist, aborted=True)
             if outcome is None:
                 continue
             count += 1
-            for m in outcome.members:
-                ctx.outbox.notify(heist.channel, m.username, (
-                    f"🏦 The bot restarted while {heist.initiator}'s heist was forming: your "
-                    f"{fmt(m.wager)} buy-in is refunded. Balance: {fmt(m.balance)}"),
-                    transactional=True)
+            self._announce(outcome)
         return count
+
+    async def tell_untold(self) -> int:
+        """Start-up: tell each ended heist's outcome that nobody was told (the last run stopped
+        during the suspense pause); returns how many. Each is claimed first, so it is told once
+        whatever runs beside it."""
+        count = 0
+        for heist in await self._heists(h.c.status.in_(ENDED), h.c.told_at.is_(None)):
+            outcome = await self._recorded_outcome(heist)
+            if not await self._claim_telling(heist.id):
+                continue
+            count += 1
+            self.host.ctx.log.info("heist %d in %s: telling its %s after a restart", heist.id,
+                                   heist.channel, outcome.result)
+            self._announce(outcome)
+        return count
+
+    async def _recorded_outcome(self, heist: Heist) -> Outcome:
+        """An ended heist's outcome as the database has it (balances as they are now)."""
+        ctx = self.host.ctx
+        async with ctx.db.connect() as conn:
+            result = (await conn.execute(sa.select(h.c.outcome)
+                                         .where(h.c.id == heist.id))).scalar()
+            crew = list(await conn.execute(sa.select(crew_t).where(
+                crew_t.c.heist_id == heist.id).order_by(crew_t.c.joined_at, crew_t.c.user_key)))
+        refunded = heist.status != "settled"
+        members = [Member(m.username, heist.wager,
+                          heist.wager if refunded or m.payout is None else int(m.payout),
+                          await ctx.ledger.balance(heist.channel, m.username)) for m in crew]
+        return Outcome(heist, str(result or heist.status), members)
+
+    async def _claim_telling(self, heist_id: int) -> bool:
+        """Mark a heist as told; False when it already was (someone else tells it)."""
+
+        async def run(tx: Any) -> bool:
+            claimed = await tx.conn.execute(h.update().where(
+                h.c.id == heist_id, h.c.told_at.is_(None)).values(told_at=tx.now))
+            return bool(claimed.rowcount == 1)
+
+        done: bool = await self.host.ctx.ledger.atomic(run)
+        return done
 
     async def _settle(self, heist: Heist, *, aborted: bool) -> Outcome | None:
         """ONE transaction: claim the open heist, then refund everyone (aborted, or too few) or
@@ -344,7 +417,7 @@ class Heists:
                     members.append(Member(m.username, heist.wager, heist.wager,
                                           await tx.balance(heist.channel, m.username)))
                 await tx.conn.execute(h.update().where(h.c.id == heist.id).values(
-                    status=result, outcome=result))
+                    status=result, outcome=result, told_at=tx.now))  # told right after
                 return Outcome(heist, result, members)
             result = odds.roll_heist(cfg, self.host.rolls.roll())
             payout = odds.heist_payout(cfg, result, len(crew), heist.wager)
@@ -374,13 +447,37 @@ class Heists:
     # -- telling --------------------------------------------------------------------------------
 
     def _tell(self, outcome: Outcome) -> None:
-        """Chat lines (when ``announce_public``) and a PM to each member."""
+        """At window end: a refund is told at once (its ``told_at`` was set in the window-end
+        transaction); a rolled heist gets the flavour line now and the reveal after the pause."""
+        ctx = self.host.ctx
+        heist = outcome.heist
+        if outcome.result == "short":
+            self._announce(outcome)
+            return
+
+        async def reveal() -> None:
+            if await self._claim_telling(heist.id):
+                self._announce(outcome)
+
+        if self.cfg.heist.announce_public:
+            ctx.outbox.chat(heist.channel, self.host.rolls.pick(FLAVOUR))
+        ctx.scheduler.once(OUTCOME_PAUSE_SECONDS, reveal, name=f"heist:{heist.id}:outcome")
+
+    def _announce(self, outcome: Outcome) -> None:
+        """Queue an outcome's chat lines (when ``announce_public``) and each member's PM."""
         ctx = self.host.ctx
         fmt = ctx.format_amount
         cfg = self.cfg.heist
         heist = outcome.heist
         channel = heist.channel
         public = cfg.announce_public
+        if outcome.result == "aborted":
+            for m in outcome.members:
+                ctx.outbox.notify(channel, m.username, (
+                    f"🏦 The bot restarted while {heist.initiator}'s heist was forming: your "
+                    f"{fmt(m.wager)} buy-in is refunded. Balance: {fmt(m.balance)}"),
+                    transactional=True)
+            return
         if outcome.result == "short":
             if public:
                 ctx.outbox.chat(channel, (
@@ -392,19 +489,12 @@ class Heists:
                     f"🏦 The heist didn't go (not enough crew): your {fmt(m.wager)} is back. "
                     f"Balance: {fmt(m.balance)}"), transactional=True)
             return
-        lines = self._outcome_lines(outcome)
-        notes = [(m.username, self._member_note(outcome.result, m)) for m in outcome.members]
-
-        async def reveal() -> None:
-            if public:
-                for line in lines:
-                    ctx.outbox.chat(channel, line)
-            for username, note in notes:
-                ctx.outbox.notify(channel, username, note, transactional=True)
-
         if public:
-            ctx.outbox.chat(channel, self.host.rolls.pick(FLAVOUR))
-        ctx.scheduler.once(OUTCOME_PAUSE_SECONDS, reveal, name=f"heist:{heist.id}:outcome")
+            for line in self._outcome_lines(outcome):
+                ctx.outbox.chat(channel, line)
+        for m in outcome.members:
+            ctx.outbox.notify(channel, m.username, self._member_note(outcome.result, m),
+                              transactional=True)
 
     def _outcome_lines(self, outcome: Outcome) -> list[str]:
         fmt = self.host.ctx.format_amount

@@ -6,9 +6,10 @@ public chat), ``gambling`` | ``stats``. The games live in their own modules (``i
 ``challenges``, ``heist``); this module only routes to them and runs the plugin's life cycle:
 
 - **start-up:** warn about odds that favour players (G8); refund every heist left open by the
-  last run and tell its crew; refund any open escrow of this plugin that no pending duel holds
-  (nothing should be left, every other stake settles in its own transaction); sweep expired duels;
-  schedule the sweep every 60 s.
+  last run and tell its crew; tell each heist outcome the last run settled but never told (it
+  stopped during the suspense pause); refund any open escrow of this plugin that no pending duel
+  holds (nothing should be left, every other stake settles in its own transaction); sweep
+  expired duels; schedule the sweep every 60 s.
 - **reload:** warn again for the new config.
 
 Randomness comes from ``self.rolls`` only (``SystemRandom`` in production; tests assign a
@@ -85,6 +86,7 @@ class Gambling:
     async def economy_startup(self) -> None:
         self.warn_about_odds(self.ctx.config)
         await self.heists.abort_open()
+        await self.heists.tell_untold()
         await self.refund_orphans()
         await self.sweep()
         self.ctx.scheduler.every(SWEEP_SECONDS, self.sweep, name="sweep")
@@ -95,7 +97,7 @@ class Gambling:
             self.warn_about_odds(config)
 
     async def sweep(self) -> None:
-        """Refund expired duels; end heists whose window job did not run."""
+        """Refund expired duels; end heists whose window job and watch did not run."""
         await self.challenges.sweep()
         await self.heists.finish_overdue()
 

@@ -35,6 +35,11 @@ class SeededRolls:
     def __init__(self, source: random.Random) -> None:
         self._source = source
 
+    @property
+    def source(self) -> random.Random:
+        """The generator behind the rolls."""
+        return self._source
+
     def roll(self) -> float:
         return self._source.random()
 

@@ -24,7 +24,7 @@ from typing import Any, NewType, Union
 
 import attrs
 
-from .ledger import MAX_AMOUNT
+from .ledger import MAX_AMOUNT as MAX_AMOUNT  # the limit of an Amount argument
 
 Username = NewType("Username", str)
 """A CyTube name; a leading ``@`` is stripped. 1–20 letters, digits, ``_`` or ``-``."""

@@ -129,11 +129,11 @@ class Presence:
         new = [name for key, name in present.items() if key not in sessions]
         minutes = await self._minutes_today(snapshot.channel, new)
         for key, name in present.items():
-            session = sessions.get(key)
-            if session is None:
+            known = sessions.get(key)
+            if known is None:
                 sessions[key] = Session(name, self._today(), minutes.get(key, 0))
             else:
-                session.departing_since = None
+                known.departing_since = None
         await self._remember(snapshot.channel, new, now)
 
     @hookimpl

@@ -14,7 +14,7 @@ import pytest
 from economy_plugins.gambling import Gambling, GamblingConfig, odds
 from economy_plugins.gambling.config import HeistConfig, SlotPayout
 from economy_plugins.gambling.plugin import run_odds
-from economy_plugins.gambling.rolls import ScriptedRolls
+from economy_plugins.gambling.rolls import ScriptedRolls, SeededRolls
 
 from economy_core import cli
 from economy_core.manager import PluginInfo
@@ -138,6 +138,21 @@ async def test_the_plugin_pays_what_the_roll_functions_say(make_app: MakeApp) ->
     assert sum(-p.amount for p in history if p.type == "wager") == 2 * n * 20
     assert await app.balance("alice") == 1_000_000 - 2 * n * 20 + predicted
     assert await app.ledger.verify() == []
+
+
+async def test_production_rolls_come_from_the_system_generator(make_app: MakeApp) -> None:
+    """Unless a test replaces it, every game rolls with ``random.SystemRandom`` (the operating
+    system's randomness: neither seeded nor predictable)."""
+    app = await gambling_app(make_app, {"flip": {"cooldown_seconds": 0}})
+    rolls = plugin(app).rolls
+    assert isinstance(rolls, SeededRolls)
+    assert isinstance(rolls.source, random.SystemRandom)
+    values = [rolls.roll() for _ in range(2000)]
+    assert all(0.0 <= v < 1.0 for v in values) and len(set(values)) == len(values)
+    assert 0.4 < sum(values) / len(values) < 0.6
+    assert {rolls.pick("ab") for _ in range(200)} == {"a", "b"}
+    replies = [(await app.pm("alice", "flip 10"))[0] for _ in range(40)]  # the real path
+    assert any("Heads" in r for r in replies) and any("Tails" in r for r in replies)
 
 
 # -- G8 warnings --------------------------------------------------------------------------------

@@ -127,6 +127,94 @@ async def test_accept_pm_after_expiry_refunds_once(make_app: MakeApp) -> None:
     assert len(refunds) == 1 and await app.balance("alice") == 1000
 
 
+async def expire_unswept(app: AppHarness) -> None:
+    """Move past the duel's expiry with the plugin's jobs stopped: expired, not yet swept."""
+    for job in app.app.scheduler.jobs():
+        if job.owner == "gambling":
+            job.cancel()
+    await app.advance(121)
+
+
+@pytest.mark.parametrize("first", ["sweep", "decline"])
+async def test_expired_accept_that_loses_the_race_tells_the_truth(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, first: str) -> None:
+    """``accept`` read the duel as pending and past its expiry, but the sweep or a decline
+    closed it before accept's own expiry could: the reply says what happened, nothing moves
+    twice and the target gets no second PM."""
+    app = await gambling_app(make_app)
+    await duel(app)
+    games = plugin(app).challenges
+    found = games.oldest_for
+
+    async def stale(channel: str, username: str) -> Challenge | None:
+        snapshot = await found(channel, username)
+        if snapshot is not None:  # the other party gets there first
+            if first == "sweep":
+                assert await games.sweep() == 1
+            else:
+                assert await games.close(snapshot, "declined") is not None
+        return snapshot
+
+    monkeypatch.setattr(games, "oldest_for", stale)
+    await expire_unswept(app)
+    app.clear()
+    [reply] = await app.pm("bob", "accept")
+    if first == "sweep":
+        assert reply == "⌛ alice's challenge had already expired; their stake went back to them."
+        swept = "⌛ alice's challenge to you expired."  # the sweep's notice, and no other
+        assert sorted(app.pms_to("bob")) == sorted([reply, swept])
+        assert sum("didn't answer" in m for m in app.pms_to("alice")) == 1
+    else:
+        assert reply == "🙅 You already declined alice's challenge."
+        assert app.pms_to("bob") == [reply]
+    refunds = [p for p in await postings(app, "alice") if p.type == "refund"]
+    assert len(refunds) == 1 and await app.balance("alice") == 1000
+    assert await gamble_postings(app, "bob") == []
+
+
+async def test_expired_accept_is_one_reply_and_no_pm(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    await duel(app)
+    await expire_unswept(app)
+    app.clear()
+    [reply] = await app.pm("bob", "accept")
+    assert reply == "⌛ alice's challenge expired; their stake went back to them."
+    assert app.pms_to("bob") == [reply]
+    assert sum("didn't answer" in m for m in app.pms_to("alice")) == 1
+    assert await app.balance("alice") == 1000
+
+
+async def test_accepter_short_inside_the_settlement_keeps_the_duel(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-check passes, then the accepter's balance drops before the settlement: its escrow
+    fails inside the transaction, the claim rolls back, nothing moves, the duel stays open."""
+    from economy_plugins.gambling import challenges
+
+    app = await gambling_app(make_app)
+    d = await duel(app)
+    check = challenges.check_player
+
+    async def then_spend(*args: Any) -> str | None:
+        refusal = await check(*args)
+        await app.ledger.debit(CHANNEL, "bob", 950, reason="spent meanwhile")
+        return refusal
+
+    monkeypatch.setattr(challenges, "check_player", then_spend)
+    force(app)  # no roll may be used
+    [reply] = await app.pm("bob", "accept")
+    assert "can't afford" in reply and "stays open" in reply
+    assert await status_of(app, d.id) == "pending"
+    assert await app.balance("bob") == 50 and await app.balance("alice") == 900
+    assert await gamble_postings(app, "bob") == [("spend", -950)]
+    assert [e.username for e in await open_gambling_escrows(app)] == ["alice"]
+    monkeypatch.undo()
+    await app.ledger.credit(CHANNEL, "bob", 950, type="admin_grant", kind=Kind.EARN)
+    force(app, 0.1)
+    assert "You lost" in (await app.pm("bob", "accept"))[0]
+    assert await app.balance("alice") == 1090 and await app.balance("bob") == 900
+    assert await app.ledger.verify() == []
+
+
 # -- accept × accept, decline × accept --------------------------------------------------------
 
 
@@ -217,7 +305,7 @@ async def test_heist_window_job_missing_is_finished_by_the_sweep(make_app: MakeA
     app = await gambling_app(make_app, {"heist": {"enabled": True}})
     await app.pm("alice", "heist 100")
     for job in list(app.app.scheduler._jobs):
-        if job.name.startswith("heist:"):
+        if job.name.startswith("heist:"):  # the window job and the watch
             job.cancel()
     await app.advance(120 + 75)
     assert await app.balance("alice") == 1000
@@ -255,3 +343,25 @@ async def test_duel_that_expired_while_down_is_refunded_at_start_up(make_app: Ma
     assert any("didn't answer" in m for m in app.pms_to("alice"))
     assert any("expired" in m for m in app.pms_to("bob"))
     assert await open_gambling_escrows(app) == []
+
+
+# -- the free spin ------------------------------------------------------------------------------
+
+
+async def test_two_free_spins_at_once_pay_once(make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    force(app, 0.0, 0.0, 0.0, 0.0)  # cherries: 150 Z each time a spin really rolls
+    by_pm = await asyncio.gather(app.pm("alice", "spin"), app.pm("alice", "spin"))
+    # the router takes one user's PMs in turn; called directly, both pass the pre-check and
+    # the day counter bumped in the paying transaction stops the second
+    games = plugin(app).instant
+    direct = await asyncio.gather(games.free_spin(CHANNEL, "bob", "usage"),
+                                  games.free_spin(CHANNEL, "bob", "usage"))
+    for replies in ([r for [r] in by_pm], list(direct)):
+        assert sum("Free spin" in r for r in replies) == 1
+        assert sum("used for today" in r for r in replies) == 1
+    day = app.clock.local_date(app.app.tz)
+    for user in ("alice", "bob"):
+        assert await gamble_postings(app, user) == [("gamble_win", 150)]
+        assert await app.balance(user) == 1150
+        assert (await app.ledger.daily(CHANNEL, user, day))["free_spin_used"] == 1

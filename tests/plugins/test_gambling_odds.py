@@ -18,7 +18,7 @@ from economy_plugins.gambling.rolls import ScriptedRolls, SeededRolls
 
 from economy_core import cli
 from economy_core.manager import PluginInfo
-from economy_core.testing import MakeApp
+from economy_core.testing import MakeApp, build_config
 
 from .test_gambling_kit import CHANNEL, SPEC_SLOT_TABLE, gambling_app, plugin
 
@@ -191,8 +191,10 @@ async def test_reload_warns_for_the_new_config(make_app: MakeApp,
     app = await gambling_app(make_app)
     caplog.set_level(logging.WARNING, logger="economy_plugins.gambling")
     caplog.clear()
-    generous = GamblingConfig(flip=attrs.evolve(GamblingConfig().flip, win_chance=0.55))
-    await app.app.dispatcher.broadcast("economy_config_reloaded", config=generous)
+    running = app.app.config
+    new = build_config(app.app.plugin_infos, {"plugins": {"gambling": {"flip": {
+        "win_chance": 0.55}}}}, database_url=running.core.database.url, channel=CHANNEL)
+    assert await app.app.reload_config(new) == []  # the core's reload, as SIGHUP runs it
     [record] = [r for r in caplog.records if r.name == "economy_plugins.gambling"]
     assert record.levelno == logging.WARNING and "gambling.flip" in record.getMessage()
 

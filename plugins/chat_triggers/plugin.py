@@ -298,10 +298,11 @@ class ChatTriggers:
             if not trigger.enabled:
                 continue
             text = trigger.describe()
+            # a hidden occasion trigger pays only with an events plugin: not hinted at either
             if text is not None:
                 shown.append(text)
-            elif trigger is not self.occasion:  # a hidden occasion trigger needs an events
-                hidden += 1                     # plugin, so it is not hinted at either
+            elif trigger is not self.occasion:
+                hidden += 1
         for extra in self.pipeline.extra:
             try:
                 text = extra.describe()

@@ -49,7 +49,7 @@ class Joke:
     teller: str
     at: datetime
     laughers: dict[str, str] = attrs.field(factory=dict)
-    """Who was paid for laughing at it: user key -> display name (alias checks need names)."""
+    """Whose laugh at it counted: user key -> display name (the alias check needs names)."""
 
 
 @attrs.define

@@ -200,7 +200,7 @@ class Writer:
     async def _flush(self, batch: list[Job]) -> None:
         refused, granted = await self._take_caps(batch)
         try:
-            await self._write(batch, refused)
+            quoted, withheld = await self._write(batch, refused)
         except Exception:
             # nothing was paid: the caps and the first-of-day claims were not used up
             await self._give_back(batch, granted)
@@ -211,6 +211,19 @@ class Writer:
                     except Exception:
                         self.log.exception("undoing a failed chat job failed")
             raise
+        self.batches += 1
+        self.jobs_written += len(batch)
+        for ji, job in enumerate(batch):
+            outcomes: list[Outcome] = []
+            for hi, hit in enumerate(job.hits):
+                if (ji, hi) in refused or (ji, hi) in withheld:
+                    outcomes.append(None)
+                    continue
+                outcomes.append(quoted.get((ji, hi), 0))
+                if self._on_paid is not None:
+                    self._on_paid(hit.trigger_id, quoted.get((ji, hi), 0))
+            if job.future is not None and not job.future.done():
+                job.future.set_result(outcomes)
 
     async def _withheld(self, channel: str, names: set[str]) -> set[str]:
         """The user keys among ``names`` whose earnings the onboarding minimums withhold now
@@ -222,7 +235,10 @@ class Writer:
         return {user_key(n) for n in sorted(names)
                 if not (await members.standing(channel, n)).may_earn}
 
-    async def _write(self, batch: list[Job], refused: set[HitIndex]) -> None:
+    async def _write(self, batch: list[Job], refused: set[HitIndex]
+                     ) -> tuple[dict[HitIndex, int], set[HitIndex]]:
+        """Quote and commit the batch (steps 2 and 3). Returns what each hit past its caps was
+        credited (0 while a fraction accumulates) and the hits the onboarding gate withheld."""
         awards: dict[str, list[Award]] = {}
         owners: dict[str, list[HitIndex]] = {}
         quoted: dict[HitIndex, int] = {}
@@ -279,19 +295,7 @@ class Writer:
 
         withheld = await self.ctx.ledger.atomic(write) if (quoted or counters or lines) \
             else set()
-        self.batches += 1
-        self.jobs_written += len(batch)
-        for ji, job in enumerate(batch):
-            outcomes: list[Outcome] = []
-            for hi, hit in enumerate(job.hits):
-                if (ji, hi) in refused or (ji, hi) in withheld:
-                    outcomes.append(None)
-                    continue
-                outcomes.append(quoted.get((ji, hi), 0))
-                if self._on_paid is not None:
-                    self._on_paid(hit.trigger_id, quoted.get((ji, hi), 0))
-            if job.future is not None and not job.future.done():
-                job.future.set_result(outcomes)
+        return quoted, withheld
 
     @staticmethod
     def _tallies(batch: Sequence[Job], quoted: dict[HitIndex, int], withheld: set[HitIndex],

@@ -245,6 +245,28 @@ async def test_banned_sender_earns_and_counts_nothing(make_app: MakeApp) -> None
     assert "messages_sent" not in await room.daily("alice")
 
 
+async def test_a_banned_line_changes_no_channel_state(make_app: MakeApp) -> None:
+    room = await chat_room(make_app)
+    await room.app.app.identity.ban(CHANNEL, "carol", by="admin", reason="test",
+                                    at=room.app.clock.now())
+    await room.say("carol", "a joke nobody may laugh at")
+    await room.say("dave", "lol")  # no joke yet: the banned line is none
+    assert [p.trigger_id for p in await room.all_postings()
+            if p.trigger_id == "chat.laugh_received"] == []
+    assert await room.earned("dave", "chat.conversation_starter") == 10  # silence unbroken
+    await room.media("Feature", 600)
+    await room.wait(5)
+    await room.say("carol", "first!")  # within the window, but banned: takes no slot
+    await room.say("bob", "so what is this movie about")
+    assert await room.earned("bob", "chat.first_after_media_change") == 3
+    await room.say("carol", "and another joke")
+    await room.say("alice", "haha")  # laughs at bob's line, the last one that counts
+    assert [(p.username, p.related_user) for p in await room.all_postings()
+            if p.trigger_id == "chat.laugh_received"] == [("bob", "alice")]
+    assert await room.all_postings() == [p for p in await room.all_postings()
+                                         if p.username != "carol"]
+
+
 async def test_banned_targets_are_never_paid(make_app: MakeApp) -> None:
     room = await chat_room(make_app)
     await room.say("bob", "a joke")
@@ -293,6 +315,25 @@ async def test_self_exclusion_is_alias_aware(make_app: MakeApp) -> None:
     assert await room.earned("alice", "social.greeted_newcomer") == 0
     await room.say("bob", "welcome alice_alt")  # the join was not consumed by alice
     assert await room.earned("bob", "social.greeted_newcomer") == 3
+
+
+async def test_aliases_of_one_person_are_paid_once_per_line_and_joke(make_app: MakeApp) -> None:
+    room = await chat_room(make_app, users=("alice", "bob", "carol", "alice_alt"))
+    room.app.app._requester = UserStats()
+    await room.say("bob", "alice++ alice_alt++ ALICE++")  # one person, three tokens
+    kudos = [p for p in await room.all_postings() if p.trigger_id == "chat.kudos_received"]
+    assert [(p.username, p.amount) for p in kudos] == [("alice", 3)]
+    assert (await room.daily("bob"))["kudos_given"] == 1
+    await room.say("carol", "alice and alice_alt, are you two the same?")
+    mentions = [p for p in await room.all_postings()
+                if p.trigger_id == "social.mentioned_by_other"]
+    assert [p.username for p in mentions] == ["alice"]
+    await room.say("bob", "a joke about cats")
+    await room.say("alice", "lol")
+    await room.say("alice_alt", "lol")  # the same laugher under another name
+    await room.say("carol", "lol")
+    laughs = [p for p in await room.postings("bob", "chat.laugh_received")]
+    assert [p.related_user for p in laughs] == ["alice", "carol"]
 
 
 # -- caps, restarts, the writer -----------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Property: over random streams of chat lines (unicode, emoji, ``++`` spam, mentions of unknown
-names, laughs), joins, leaves, media changes, likes, bans, waits and restarts, the chat triggers
-never pay beyond a cap, never pay anyone for themselves (aliases included), never pay the bot,
-an ignored or a banned user, never crash — and every balance equals the sum of its postings."""
+names, laughs), joins, leaves, media changes (and repeated announcements), likes, bans, waits and
+restarts, the chat triggers never pay beyond a cap (a repeated announcement of the playing item
+opens no new per-item allowance), never pay anyone for themselves (aliases included), never pay
+the bot, an ignored or a banned user, never crash (no trigger raises either) — and every balance
+equals the sum of its postings."""
 
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ OTHER = {
     "wait": st.integers(1, 1500), "join": st.sampled_from(PEOPLE),
     "leave": st.sampled_from(PEOPLE), "media": st.sampled_from([0, 60, 600, 3600]),
     "like": st.sampled_from(PEOPLE), "ban": st.sampled_from(PEOPLE), "restart": st.none(),
+    "again": st.none(),  # the current item announced again (e.g. the robot rejoined)
 }
 
 
@@ -83,6 +86,13 @@ def check_windows(times: list[datetime], limit: int, window: timedelta, what: st
         assert count <= limit, f"{what}: {count} uses in the window from {start}"
 
 
+def assert_no_trigger_failed(room: Room) -> None:
+    """No trigger raised (the pipeline counts each failure in a metric, by trigger)."""
+    failures = [line for line in room.app.app.metrics.render().splitlines()
+                if line.startswith("chat_triggers_trigger_errors_total{")]
+    assert failures == [], failures
+
+
 async def last_id(room: Room) -> int:
     """The newest posting so far (a boundary: what comes later has a larger id)."""
     return max((p.id for p in await room.all_postings()), default=0)
@@ -93,6 +103,7 @@ async def run(room: Room, plan: list[tuple[str, Any, Any]]) -> tuple[dict[str, i
     present = {*PEOPLE, "CyTubeBot", CHAT_BOT}
     banned: dict[str, int] = {}
     media_starts: list[int] = []
+    playing: tuple[str, int, datetime] | None = None  # (id, duration, start) of the current play
     room.app.app._requester = UserStats()
     for n, (action, arg, text) in enumerate(plan):
         if action == "say":
@@ -108,6 +119,15 @@ async def run(room: Room, plan: list[tuple[str, Any, Any]]) -> tuple[dict[str, i
         elif action == "media":
             await room.media(f"Item {n}", arg, media_id=str(n))
             media_starts.append(await last_id(room))
+            playing = (str(n), arg, room.app.clock.now())
+        elif action == "again":
+            if playing is not None:
+                media_id, duration, started = playing
+                await room.media(f"Item {media_id}", duration, media_id=media_id)
+                now = room.app.clock.now()
+                if 0 < duration <= (now - started).total_seconds():  # it had ended: a new play
+                    media_starts.append(await last_id(room))
+                    playing = (media_id, duration, now)
         elif action == "like":
             await room.pm(arg, "like")
         elif action == "ban":
@@ -116,11 +136,14 @@ async def run(room: Room, plan: list[tuple[str, Any, Any]]) -> tuple[dict[str, i
                                                 at=room.app.clock.now())
                 banned[arg] = await last_id(room)
         else:
+            assert_no_trigger_failed(room)  # a restart starts the metrics afresh
             await room.restart()
             room.app.app._requester = UserStats()
             await room.app.seed(sorted(present))
             media_starts.append(await last_id(room))  # the item is unknown after a restart
+            playing = None
     await room.settle()
+    assert_no_trigger_failed(room)
     return banned, media_starts
 
 

@@ -182,7 +182,7 @@ class EconomyApp:
             merge_window_seconds=core.outbox.merge_window_seconds,
             chat_per_minute=core.outbox.chat_per_minute, is_quiet=self.identity.is_quiet,
             on_depth=lambda n: self.metrics.queue_depth.set({}, n),
-            log=logging.getLogger("economy_core.outbox"))
+            log=logging.getLogger("economy_core.outbox"), clock=self.clock)
         self.router = CommandRouter(
             owner_level=core.admin.owner_level,
             rate_limit_per_minute=core.commands.rate_limit_per_minute,

@@ -17,6 +17,11 @@ Contract (per channel, one worker task each):
   merged PM). Replies and transactional notifications are never dropped and get no hint.
 * **Chat.** A line identical to one queued in the same channel in the last 30 s is dropped; at
   most ``chat_per_minute`` chat sends per rolling minute (the excess waits, it is not dropped).
+* **Time.** The rules about what was *queued* when — the 30 s duplicate window and the merge
+  window — follow the injected ``clock`` (the economy's clock: under a test's FakeClock, a
+  45-minute jump is 45 minutes). Pacing of real sends — the gap between sends, the chat budget,
+  retries — is about the chat server's limits and follows real monotonic time. Without a
+  ``clock`` everything follows monotonic time.
 * **Failures.** A send that raises is retried every ``retry_seconds`` with the message kept at the
   head of its channel's queue: nothing is lost. One warning per outage, one line on recovery.
 * **Enqueueing** (:meth:`Outbox.reply`, :meth:`Outbox.notify`, :meth:`Outbox.chat`) is synchronous
@@ -38,6 +43,8 @@ from enum import IntEnum
 from typing import Protocol
 
 import attrs
+
+from .clock import Clock
 
 CHAT_DEDUPE_SECONDS = 30.0
 """A chat line identical to one queued this recently (same channel) is dropped."""
@@ -111,6 +118,7 @@ class _Message:
     to: str | None
     texts: list[str]
     queued_at: float
+    """Rule time (:meth:`Outbox._rule_time`) when queued."""
     hint: bool = False
     chunks: deque[str] = attrs.field(factory=deque)
     started: bool = False
@@ -129,7 +137,9 @@ class _Channel:
     wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     last_send: float | None = None
     chat_sends: deque[float] = attrs.field(factory=deque)
+    """Monotonic start times of recent chat sends (the chat budget)."""
     recent_chat: dict[str, float] = attrs.field(factory=dict)
+    """Chat text → rule time it was last queued (the duplicate window)."""
     task: asyncio.Task[None] | None = None
     in_flight: bool = False
 
@@ -147,7 +157,7 @@ class Outbox:
                  is_quiet: Callable[[str, str], bool] = lambda c, u: False,
                  quiet_hint: str = "(PM 'quiet' to mute these)", retry_seconds: float = 2.0,
                  on_depth: Callable[[int], None] | None = None,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, clock: Clock | None = None) -> None:
         if max_chars < 20:
             raise ValueError("max_chars must be >= 20")
         if chat_per_minute < 1:
@@ -162,12 +172,20 @@ class Outbox:
         self._retry = max(0.01, retry_seconds)
         self._on_depth = on_depth
         self._log = log or logging.getLogger("economy_core.outbox")
+        self._clock = clock
         self._channels: dict[str, _Channel] = {}
         self._depth = 0
         self._started = False
         self._closed = False
         self._failing = False
         self._idle: asyncio.Event | None = None
+
+    def _rule_time(self) -> float:
+        """Seconds on the injected clock (monotonic time without one), for the queueing rules:
+        the duplicate-chat window and the notification merge window."""
+        if self._clock is None:
+            return time.monotonic()
+        return self._clock.now().timestamp()
 
     # -- enqueueing (sync, never blocks) ----------------------------------------------------------
 
@@ -178,7 +196,7 @@ class Outbox:
         chunks = [c for t in texts for c in split_text(t, self._max_chars)]
         if not chunks:
             return
-        msg = _Message(Kind.REPLY, username, texts, time.monotonic(), chunks=deque(chunks))
+        msg = _Message(Kind.REPLY, username, texts, self._rule_time(), chunks=deque(chunks))
         self._push(channel, msg)
 
     def notify(self, channel: str, username: str, text: str, *,
@@ -192,7 +210,7 @@ class Outbox:
         if self._closed:
             self._log.warning("outbox closed: notification to %s dropped", username)
             return
-        now = time.monotonic()
+        now = self._rule_time()
         ch = self._channel(channel)
         for msg in ch.queues[Kind.NOTIFY]:
             if (msg.to is not None and msg.to.casefold() == username.casefold()
@@ -211,10 +229,10 @@ class Outbox:
         ``chat_per_minute`` per rolling minute (the excess waits)."""
         if not text.strip():
             return
-        now = time.monotonic()
+        now = self._rule_time()
         ch = self._channel(channel)
         for old, at in list(ch.recent_chat.items()):
-            if now - at >= CHAT_DEDUPE_SECONDS:
+            if not 0 <= now - at < CHAT_DEDUPE_SECONDS:  # (a clock set back forgets too)
                 del ch.recent_chat[old]
         key = text.strip()
         if key in ch.recent_chat:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -361,6 +362,92 @@ async def test_credit_many_large(ledger_book: Ledger) -> None:
     assert await ledger_book.verify() == []
 
 
+async def test_credit_many_large_with_repeats_and_mixed_kinds(ledger_book: Ledger) -> None:
+    # The bulk path: 3,000 awards over 1,000 users, three kinds, a user more than once.
+    kinds = [Kind.EARN, Kind.GAMBLE, Kind.CORRECTION]
+    awards = [Award(f"User{i % 1000}" if i < 1000 else f"user{i % 1000}", 1 + i % 7,
+                    type=("earn", "gamble_win", "admin_grant")[i // 1000],
+                    kind=kinds[i // 1000]) for i in range(3000)]
+    was_enabled = gc.isenabled()
+    result = await ledger_book.credit_many(CH, awards)
+    assert gc.isenabled() == was_enabled  # the bulk path's collector pause is over
+    assert len(result.postings) == 3000
+    assert list(result.balances) == [f"user{i}" for i in range(1000)]  # first appearance
+    running: dict[str, int] = {}
+    for award, posting in zip(awards, result.postings, strict=True):
+        key = award.username.casefold()
+        running[key] = running.get(key, 0) + award.amount
+        assert (posting.user_key, posting.username, posting.amount, posting.balance_after,
+                posting.kind) == (key, f"User{key[4:]}", award.amount, running[key],
+                                  award.kind)
+    assert result.balances == running
+    u7 = await ledger_book.account(CH, "user7")
+    # user7's awards: i = 7 (earn 1), 1007 (gamble 7), 2007 (correction 6)
+    assert u7 is not None and (u7.balance, u7.lifetime_earned, u7.gambled_out) == (14, 1, 7)
+    assert await ledger_book.daily(CH, "user7", TODAY) == {"z_earned": 1, "z_gambled_out": 7}
+    assert await ledger_book.verify() == []
+
+
+async def test_bulk_credit_keeps_a_paused_collector_paused(ledger_book: Ledger) -> None:
+    gc.disable()
+    try:
+        await ledger_book.credit_many(CH, [Award(f"u{i}", 1) for i in range(1500)])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    await ledger_book.credit_many(CH, [Award(f"u{i}", 1) for i in range(1500)])
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("bad", [
+    "not an award", Award("", 1), Award("x" * 101, 1), Award("bob", 1, type=""),
+    Award("bob", 1, type="t" * 51), Award("bob", 1, type=5),  # type: ignore[arg-type]
+    Award("bob", 1, kind="bogus"),  # type: ignore[arg-type]
+])
+async def test_bad_awards_are_refused_anywhere_in_a_bulk_credit(
+        ledger_book: Ledger, ledger_engine: AsyncEngine, bad: Any) -> None:
+    # Validation of a posting type is cached per value: a bad award after many good ones of
+    # the same type is still refused, and nothing is written.
+    awards = [Award(f"u{i}", 1, type="rain") for i in range(1200)] + [bad]
+    with pytest.raises(ValueError):
+        await ledger_book.credit_many(CH, awards)
+    assert await count_rows(ledger_engine, transactions) == 0
+    assert gc.isenabled()
+
+
+async def test_str_kinds_count_like_their_kind(ledger_book: Ledger) -> None:
+    earn: Any = "earn"
+    gamble: Any = "gamble"
+    result = await ledger_book.credit_many(CH, [Award("alice", 3, kind=earn),
+                                                Award("bob", 4, kind=gamble)])
+    assert [p.kind for p in result.postings] == [Kind.EARN, Kind.GAMBLE]
+    alice, bob = await ledger_book.account(CH, "alice"), await ledger_book.account(CH, "bob")
+    assert alice is not None and bob is not None
+    assert (alice.lifetime_earned, bob.gambled_out) == (3, 4)
+
+
+class NewcomerGate:
+    """Withholds every earn-class credit of users named ``new*``."""
+
+    def applies(self, type: str) -> bool:
+        return type != "exempt"
+
+    async def withheld(self, channel: str, usernames: Sequence[str]) -> set[str]:
+        return {n.strip().casefold() for n in usernames if n.strip().casefold().startswith("new")}
+
+
+async def test_the_earn_gate_filters_bulk_credits(ledger_book: Ledger) -> None:
+    ledger_book.set_earn_gate(NewcomerGate())
+    earn: Any = "earn"  # a plain str is earn-class too
+    result = await ledger_book.credit_many(CH, [
+        Award("alice", 1), Award("Newbie", 2), Award("newbie", 3, kind=earn),
+        Award("newbie", 4, type="exempt"), Award("newbie", 5, kind=Kind.CORRECTION)])
+    assert [(p.user_key, p.amount) for p in result.postings] == [
+        ("alice", 1), ("newbie", 4), ("newbie", 5)]
+    everyone_new = await ledger_book.credit_many(CH, [Award("new1", 1), Award("new2", 1)])
+    assert everyone_new.ok and everyone_new.postings == ()
+
+
 # -- counters -------------------------------------------------------------------------------
 
 
@@ -526,6 +613,31 @@ async def test_atomic_moves_money_with_plugin_rows(ledger_book: Ledger,
     async with ledger_engine.connect() as conn:
         assert (await conn.execute(sa.select(challenges.c.status))).scalar_one() == "accepted"
     assert await ledger_book.verify() == []
+
+
+async def test_holders_inside_a_transaction_see_its_own_moves(ledger_book: Ledger) -> None:
+    await ledger_book.credit_many(CH, [Award("Carol", 300), Award("alice", 100),
+                                       Award("bob", 99)])
+    await ledger_book.credit("otherchan", "dave", 500)
+
+    async def rule(tx: LedgerTx) -> list[tuple[str, str, int]]:
+        before = [(h.user_key, h.username, h.balance) for h in await tx.holders(CH, 100)]
+        await tx.debit(CH, "carol", 250)
+        await tx.credit(CH, "bob", 1)
+        after = [(h.user_key, h.username, h.balance) for h in await tx.holders(CH, 100)]
+        assert [h.balance for h in await ledger_book.holders(CH, 0)] == [100, 99, 300]
+        return before + after
+
+    seen = await ledger_book.atomic(rule)
+    assert seen == [("alice", "alice", 100), ("carol", "Carol", 300),  # ordered by key
+                    ("alice", "alice", 100), ("bob", "bob", 100)]
+    assert [h.balance for h in await ledger_book.holders(CH, 0)] == [100, 100, 50]
+
+    async def bad(tx: LedgerTx) -> None:
+        await tx.holders(CH, "100")  # type: ignore[arg-type]
+
+    with pytest.raises(ValueError):
+        await ledger_book.atomic(bad)
 
 
 async def test_failing_job_rolls_back_only_itself(ledger_book: Ledger,

@@ -9,11 +9,13 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import pytest
 
+from economy_core.clock import FakeClock
 from economy_core.outbox import Outbox, split_text
 from economy_core.testing import wait_until
 
@@ -312,6 +314,37 @@ async def test_identical_chat_within_30_s_is_dropped(make_outbox: MakeOutbox,
     box.chat("room", "🎰 jackpot!")
     assert await box.flush(1.0)
     assert [s.text for s in transport.sent if s.channel == "room"].count("🎰 jackpot!") == 1
+
+
+async def test_the_duplicate_window_follows_the_injected_clock(
+        make_outbox: MakeOutbox, transport: FakeTransport) -> None:
+    clock = FakeClock(datetime(2026, 3, 3, 20, 0, tzinfo=UTC))
+    box = make_outbox(clock=clock)
+    await box.start()
+    box.chat("room", "☔ rain!")
+    await clock.advance(seconds=29)  # no real time passes here, only the economy's
+    box.chat("room", "☔ rain!")  # within 30 s on the clock: dropped
+    await clock.advance(seconds=1)
+    box.chat("room", "☔ rain!")  # 30 s after the first: a new line
+    await clock.advance(minutes=45)
+    box.chat("room", "☔ rain!")
+    box.chat("room", "☔ rain!")  # the same instant on the clock: dropped
+    assert await box.flush(2.0)
+    assert transport.texts() == ["☔ rain!"] * 3
+
+
+async def test_the_merge_window_follows_the_injected_clock(
+        make_outbox: MakeOutbox, transport: FakeTransport) -> None:
+    clock = FakeClock(datetime(2026, 3, 3, 20, 0, tzinfo=UTC))
+    box = make_outbox(clock=clock, merge_window_seconds=5.0)
+    box.notify("room", "alice", "one", transactional=True)
+    await clock.advance(seconds=4)
+    box.notify("room", "alice", "two", transactional=True)  # 4 s later on the clock: merged
+    await clock.advance(minutes=45)
+    box.notify("room", "alice", "three", transactional=True)  # still unsent, but not merged
+    await box.start()
+    assert await box.flush(2.0)
+    assert transport.texts("alice") == ["one\ntwo", "three"]
 
 
 async def test_chat_budget_holds_the_excess_while_pms_still_flow(

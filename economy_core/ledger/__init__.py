@@ -44,7 +44,10 @@ How it is fast: money operations are written once, as coroutines over a three-me
 On PostgreSQL they run on the writer's SQLAlchemy connection. On SQLite, where every SQLAlchemy
 statement through aiosqlite costs several thread hand-offs, the writer runs a whole commit group
 synchronously inside the connection's own database thread (one hand-off per group); the
-coroutines never suspend there. Reads use SQLAlchemy Core on pooled connections.
+coroutines never suspend there. Bulk credits validate each award once (a posting type once per
+distinct value), write each account and daily counter once, and pause the cyclic garbage
+collector while they build their rows (``work._gc_paused``). Reads use SQLAlchemy Core on pooled
+connections.
 """
 
 from __future__ import annotations

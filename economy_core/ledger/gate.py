@@ -25,17 +25,27 @@ WITHHELD = "withheld"
 
 
 async def _gated(gate: EarnGate | None, channel: str, awards: Sequence[Award]) -> list[Award]:
-    """``awards`` without the earn-class ones the gate withholds."""
+    """``awards`` without the earn-class ones the gate withholds (``applies`` is asked once per
+    distinct posting type)."""
     if gate is None:
         return list(awards)
-    gated = [a for a in awards if a.kind is Kind.EARN and gate.applies(a.type)]
-    if not gated:
+    applies: dict[str, bool] = {}
+
+    def gated(award: Award) -> bool:
+        if award.kind != Kind.EARN:  # a plain "earn" str is earn-class too
+            return False
+        found = applies.get(award.type)
+        if found is None:
+            found = applies[award.type] = gate.applies(award.type)
+        return found
+
+    names = [a.username for a in awards if gated(a)]
+    if not names:
         return list(awards)
-    out = await gate.withheld(channel, [a.username for a in gated])
+    out = await gate.withheld(channel, names)
     if not out:
         return list(awards)
-    return [a for a in awards if not (a.kind is Kind.EARN and gate.applies(a.type)
-                                      and user_key(a.username) in out)]
+    return [a for a in awards if not (gated(a) and user_key(a.username) in out)]
 
 
 async def _withheld_one(gate: EarnGate | None, channel: str, username: str, type: str,

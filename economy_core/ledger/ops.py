@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from itertools import starmap
 from typing import Any, Literal
 
 from .checks import (
@@ -17,7 +18,16 @@ from .checks import (
     _effects,
     check_amount,
 )
-from .model import ESCROW_CLOSED, UNKNOWN_ESCROW, Account, Award, Escrow, Kind, TxResult
+from .model import (
+    ESCROW_CLOSED,
+    UNKNOWN_ESCROW,
+    Account,
+    Award,
+    Escrow,
+    Holder,
+    Kind,
+    TxResult,
+)
 from .work import (
     Op,
     _add,
@@ -25,6 +35,7 @@ from .work import (
     _check_awards,
     _count,
     _credit_awards,
+    _gc_paused,
     _post,
     _replay,
     _replay_or_take,
@@ -314,4 +325,16 @@ def _account_op(channel: str, username: str) -> Op[Account | None]:
                        lifetime_earned=int(r[4]), lifetime_spent=int(r[5]),
                        gambled_in=int(r[6]), gambled_out=int(r[7]),
                        created_at=w.sql.read_ts(r[8]), updated_at=w.sql.read_ts(r[9]))
+    return op
+
+
+def _holders_op(channel: str, minimum: int) -> Op[list[Holder]]:
+    _check_channel(channel)
+    if isinstance(minimum, bool) or not isinstance(minimum, int):
+        raise ValueError(f"minimum must be an int, not {minimum!r}")
+
+    async def op(w: _Work) -> list[Holder]:
+        with _gc_paused():  # usually many rows
+            rows = await w.r.rows(w.sql.holders, (channel, minimum))
+            return list(starmap(Holder, rows))  # user_key, username, balance (an int)
     return op

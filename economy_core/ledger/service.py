@@ -262,7 +262,8 @@ class Ledger:
     async def holders(self, channel: str, minimum: int) -> list[Holder]:
         """Every account of the channel with ``balance >= minimum``, ordered by user key, as
         lean (key, name, balance) records (for jobs that go over all holders, such as a nightly
-        balance rule: 100,000 of them read in a fraction of a second)."""
+        balance rule: 100,000 of them read in a fraction of a second). A rule that moves money by
+        these balances reads them with :meth:`LedgerTx.holders` instead, in its transaction."""
         result = await self._read(
             sa.select(accounts.c.user_key, accounts.c.username, accounts.c.balance).where(
                 accounts.c.channel == channel, accounts.c.balance >= minimum)

@@ -43,6 +43,8 @@ _REVERSE = ("UPDATE core_accounts SET {c} = CASE WHEN {c} < ? THEN 0 ELSE {c} - 
 _BALANCE = "SELECT balance FROM core_accounts WHERE channel = ? AND user_key = ?"
 _ACCOUNT = (f"SELECT {_ACCOUNT_COLUMNS} FROM core_accounts "
             "WHERE channel = ? AND user_key = ?")
+_HOLDERS = ("SELECT user_key, username, balance FROM core_accounts "
+            "WHERE channel = ? AND balance >= ? ORDER BY user_key")
 _POST = ("INSERT INTO core_transactions (tx_id, channel, user_key, username, amount, "
          "balance_after, type, kind, source, trigger_id, reason, related_user, metadata, at) "
          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -87,6 +89,7 @@ class _Sql:
         self.reverse = {c: q(_REVERSE.format(c=c)) for c in _COUNTER_COLUMNS}
         self.balance = q(_BALANCE)
         self.account = q(_ACCOUNT)
+        self.holders = q(_HOLDERS)
         self.post = q(_POST)
         self.post_one = q(_POST + " RETURNING id")
         self.post_ids = q(_POST_IDS)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..events import user_key
 from .gate import WITHHELD, _gated, _withheld_one
-from .model import Account, Award, Kind, Posting, TxResult
+from .model import Account, Award, Holder, Kind, Posting, TxResult
 from .ops import (
     _account_op,
     _balance_op,
@@ -21,6 +21,7 @@ from .ops import (
     _credit_op,
     _debit_op,
     _escrow_op,
+    _holders_op,
     _refund_op,
     _release_op,
     _return_cap_op,
@@ -145,6 +146,13 @@ class LedgerTx:
     async def account(self, channel: str, username: str) -> Account | None:
         """The account as this transaction sees it."""
         return await self._do(_account_op(channel, username))
+
+    async def holders(self, channel: str, minimum: int) -> list[Holder]:
+        """:meth:`Ledger.holders` as this transaction sees it: every account of the channel with
+        ``balance >= minimum``, ordered by user key. Money moved on these balances in the same
+        transaction cannot have changed since they were read (no other write can land in
+        between: ledger writes take turns), so a rule computed from them is exact."""
+        return await self._do(_holders_op(channel, minimum))
 
 
 # -- the ledger -------------------------------------------------------------------------------

@@ -9,11 +9,15 @@ once for that local date:
   of it is ONE ``credit_many``.
 - ``decay``: each account with balance ≥ ``exempt_below`` whose holder is not banned loses
   ``floor(balance × daily_rate)`` (type ``decay``, kind CORRECTION, reason ``label``, trigger
-  ``maintenance.decay``), computed from the balance read inside the transaction and taken with
-  debit-or-fail, so a balance never goes negative.
+  ``maintenance.decay``), taken with debit-or-fail, so a balance never goes negative.
 - ``none``: nothing runs and nothing is recorded.
 
 Amounts use exact decimal arithmetic (0.29 × 100 is 29, not 28.999…).
+
+**One transaction.** A run reads the balances it applies its rule to inside the same ledger
+transaction as its postings (``LedgerTx.holders``), so a spend or grant committed while the job
+starts is either wholly before the read or wholly after the run: interest and fees always follow
+the balance the account has when the money moves.
 
 **Once per day.** A run writes its claim row (``maintenance_runs``: channel, date, totals) in the
 SAME ledger transaction as its postings, after checking no row exists for that date. A second
@@ -38,7 +42,7 @@ import sqlalchemy as sa
 from economy_core.commands import CommandCall, command
 from economy_core.context import PluginContext
 from economy_core.hookspecs import hookimpl
-from economy_core.ledger import Award, Holder, Kind, LedgerTx, Posting
+from economy_core.ledger import Award, Kind, LedgerTx, Posting
 from economy_core.scheduler import Job
 
 from . import tables
@@ -139,26 +143,21 @@ class Maintenance:
 
     # -- the rules ------------------------------------------------------------------------------
 
-    def _unbanned(self, channel: str, accounts: Sequence[Holder]) -> list[Holder]:
-        banned = self.ctx.identity.is_banned
-        return [a for a in accounts if not banned(channel, a.user_key)]
-
     async def _interest(self, channel: str, day: date) -> Run | None:
         cfg = self.cfg.interest
-        holders = await self.ctx.ledger.holders(channel, cfg.min_balance_to_earn)
-        rate, cap = exact(cfg.daily_rate), cfg.max_daily_interest
-        awards = []
+        rate, cap, minimum = exact(cfg.daily_rate), cfg.max_daily_interest, cfg.min_balance_to_earn
         banned = self.ctx.identity.is_banned
-        for account in holders:
-            amount = min(share(account.balance, rate), cap)
-            if amount > 0 and not banned(channel, account.user_key):
-                awards.append(Award(username=account.username, amount=amount, type="interest",
-                                    kind=Kind.EARN, reason="daily interest",
-                                    trigger_id=INTEREST_TRIGGER, metadata=NO_METADATA))
 
         async def write(tx: LedgerTx) -> Run | None:
             if await self._ran(tx.conn, channel, day):
                 return None
+            awards = []
+            for account in await tx.holders(channel, minimum):  # read in this transaction
+                amount = min(share(account.balance, rate), cap)
+                if amount > 0 and not banned(channel, account.user_key):
+                    awards.append(Award(username=account.username, amount=amount,
+                                        type="interest", kind=Kind.EARN, reason="daily interest",
+                                        trigger_id=INTEREST_TRIGGER, metadata=NO_METADATA))
             postings: Sequence[Posting] = ()
             if awards:
                 postings = (await tx.credit_many(channel, awards)).postings
@@ -168,23 +167,21 @@ class Maintenance:
 
     async def _decay(self, channel: str, day: date) -> Run | None:
         cfg = self.cfg.decay
-        holders = await self.ctx.ledger.holders(channel, cfg.exempt_below)
-        candidates = self._unbanned(channel, holders)
         rate = exact(cfg.daily_rate)
+        banned = self.ctx.identity.is_banned
 
         async def write(tx: LedgerTx) -> Run | None:
             if await self._ran(tx.conn, channel, day):
                 return None
             postings: list[Posting] = []
-            for account in candidates:
-                balance = await tx.balance(channel, account.username)
-                fee = share(balance, rate) if balance >= cfg.exempt_below else 0
-                if fee <= 0:
+            for account in await tx.holders(channel, cfg.exempt_below):  # read in this tx
+                fee = share(account.balance, rate)
+                if fee <= 0 or banned(channel, account.user_key):
                     continue
                 result = await tx.debit(channel, account.username, fee, type="decay",
                                         kind=Kind.CORRECTION, reason=cfg.label,
                                         trigger_id=DECAY_TRIGGER,
-                                        metadata={"balance": balance})
+                                        metadata={"balance": account.balance})
                 if result.ok:
                     postings.extend(result.postings)
             return await self._record(tx, channel, day, "decay", postings)

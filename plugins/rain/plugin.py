@@ -7,16 +7,20 @@ After a restart the schedule starts afresh (the first drop one jittered interval
 missed drops are never caught up.
 
 **Who and how much.** Per channel and drop: the users present now (``ctx.rooms``), minus banned
-users, the bot and ignored users, and — while onboarding minimums are on — users who may not
-earn yet (the ledger would withhold their credit anyway). One integer ``A`` is drawn in
-``[min_amount, max_amount]``; each user gets ``max(1, round(A × factor))``, ``factor`` being
-the multiplier hook's combined answer for trigger ``rain.ambient`` (event multipliers, a rank's
-rain perk). Nobody eligible → nothing happens, not even an announcement.
+users, the bot and ignored users. One integer ``A`` is drawn in ``[min_amount, max_amount]``;
+each user gets ``max(1, round(A × factor))``, ``factor`` being the multiplier hook's combined
+answer for trigger ``rain.ambient`` (event multipliers, a rank's rain perk). While onboarding
+minimums are on, the ledger's earn gate withholds the shares of users who may not earn yet: they
+get nothing, are not counted and get no PM. Nobody present → nothing happens, not even a draw;
+nobody paid → no announcement.
 
-**Order** (RELIABILITY 5): the public announcement is queued first, then ONE ``credit_many``
-(type ``rain``, kind EARN) pays everyone, then each user actually paid gets a paced PM through
-the outbox (quiet users are skipped there). The credit carries the idempotency key
-``rain:<channel>:<drop instant>``, so a retried drop cannot pay twice; a drop is all or nothing.
+**Order** (RELIABILITY 5): ONE ``credit_many`` (type ``rain``, kind EARN) pays everyone inside a
+ledger transaction, and the public announcement — with the number of users that credit really
+pays — is queued in that same transaction, before it commits; after the commit each user
+actually paid gets a paced PM through the outbox (quiet users are skipped there), so the
+announcement always goes out first. The credit carries the idempotency key
+``rain:<channel>:<drop instant>``, so a retried drop cannot pay (or announce) twice; a drop is
+all or nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import attrs
 from economy_core.context import PluginContext
 from economy_core.events import user_key
 from economy_core.hookspecs import hookimpl
-from economy_core.ledger import Award, Kind
+from economy_core.ledger import Award, Kind, LedgerTx, TxResult
 from economy_core.scheduler import Job
 from economy_core.text import render
 
@@ -103,7 +107,7 @@ class Rain:
         """Rain once on ``channel`` now; None when nobody eligible is present."""
         cfg = self.cfg
         at = self.ctx.clock.now()
-        users = await self._recipients(channel)
+        users = self._recipients(channel)
         if not users:
             return None
         base = self.random.randint(cfg.min_amount, cfg.max_amount)
@@ -117,12 +121,19 @@ class Rain:
                 reason="rain drop", trigger_id=TRIGGER,
                 metadata={"base": base, "factor": round(factor, 6),
                           "factors": {m.name: m.factor for m in factors if not m.hidden}}))
-        if cfg.announce:
-            self.ctx.outbox.chat(channel, render(
-                cfg.announce_message, f"☔ Rain drop for {len(awards)} user(s)!",
-                count=len(awards), currency=self.ctx.core.currency.plural))
-        result = await self.ctx.ledger.credit_many(channel, awards,
-                                                   key=f"rain:{channel}:{at.isoformat()}")
+        key = f"rain:{channel}:{at.isoformat()}"
+
+        async def pay(tx: LedgerTx) -> TxResult:
+            result = await tx.credit_many(channel, awards, key=key)
+            if cfg.announce and result.postings and not result.replayed:
+                # Queued before the credit commits; counts the users the ledger really pays.
+                count = len({p.user_key for p in result.postings})
+                self.ctx.outbox.chat(channel, render(
+                    cfg.announce_message, f"☔ Rain drop for {count} user(s)!", count=count,
+                    currency=self.ctx.core.currency.plural))
+            return result
+
+        result = await self.ctx.ledger.atomic(pay)
         paid = {p.user_key: p.amount for p in result.postings}
         if result.replayed or not paid:
             return RainDrop(channel, base, paid)
@@ -136,18 +147,14 @@ class Rain:
                         credited, award.username))
         return RainDrop(channel, base, paid)
 
-    async def _recipients(self, channel: str) -> list[str]:
-        """Present users who can be paid now, in arrival order."""
+    def _recipients(self, channel: str) -> list[str]:
+        """Present users who may be paid, in arrival order (the ledger's earn gate still
+        withholds newcomers)."""
         core = self.ctx.core
         skip = {user_key(n) for n in core.ignored_users} | {user_key(core.bot.username)}
-        users = [u.username for u in self.ctx.rooms[channel].present()
-                 if user_key(u.username) not in skip
-                 and not self.ctx.identity.is_banned(channel, u.username)]
-        onboarding = core.onboarding
-        if not onboarding.active or POSTING_TYPE in onboarding.exempt_types:
-            return users
-        return [u for u in users
-                if (await self.ctx.members.standing(channel, u)).may_earn]
+        return [u.username for u in self.ctx.rooms[channel].present()
+                if user_key(u.username) not in skip
+                and not self.ctx.identity.is_banned(channel, u.username)]
 
     def _notice(self, amount: int, username: str) -> str:
         currency = self.ctx.core.currency

@@ -7,6 +7,7 @@ empty run for 03-03), so the scenarios see only the 03:00 run of 03-04."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from economy_plugins.maintenance import Maintenance
 
 from economy_core.clock import FakeClock
-from economy_core.ledger import Award, Kind, Posting
+from economy_core.hookspecs import hookimpl
+from economy_core.ledger import Award, Kind, LedgerTx, Posting
 from economy_core.testing import AppHarness, MakeApp
 
 CHANNEL = "testchan"
@@ -23,10 +25,11 @@ NIGHT = datetime(2026, 3, 4, 3, 0, tzinfo=UTC)
 
 async def maintenance_app(make_app: MakeApp, config: dict[str, Any] | None = None, *,
                           balances: dict[str, int] | None = None,
-                          core: dict[str, Any] | None = None, **kwargs: Any) -> AppHarness:
+                          core: dict[str, Any] | None = None, extra: Sequence[Any] = (),
+                          **kwargs: Any) -> AppHarness:
     overrides: dict[str, Any] = {"plugins": {"maintenance": config or {}}, **(core or {})}
-    app = await make_app(plugins=[Maintenance, "wallet"], config=overrides, channel=CHANNEL,
-                         **kwargs)
+    app = await make_app(plugins=[Maintenance, "wallet", *extra], config=overrides,
+                         channel=CHANNEL, **kwargs)
     await app.advance(0)  # the start-up catch-up for today, on an empty ledger
     if balances:
         await give(app, balances)
@@ -82,6 +85,93 @@ async def test_scenario_10_decay_at_three(make_app: MakeApp) -> None:
     history = "\n".join(await app.pm("dave", "history"))
     assert "Vault maintenance fee" in history
     assert await app.ledger.verify() == []
+
+
+class Committed:
+    """Records the postings of every committed ledger transaction."""
+
+    name = "committed"
+
+    def __init__(self, ctx: Any) -> None:
+        self.seen: list[list[Posting]] = []
+
+    @hookimpl
+    async def economy_transaction_committed(self, postings: Sequence[Posting]) -> None:
+        self.seen.append(list(postings))
+
+
+async def test_decay_is_one_transaction(make_app: MakeApp) -> None:
+    app = await maintenance_app(make_app, {"mode": "decay"}, extra=[Committed],
+                                balances={"dave": 100_000, "erin": 60_000, "finn": 1_000})
+    await app.clock.set(NIGHT)
+    await app.settle()
+    decays = [[(p.user_key, p.amount) for p in seen] for seen in app.plugin("committed").seen
+              if any(p.type == "decay" for p in seen)]
+    assert decays == [[("dave", -500), ("erin", -300)]]  # committed together, in one go
+    run = await app.plugin("maintenance").last_run(CHANNEL)
+    assert run is not None and (run.accounts, run.total) == (2, 800)
+
+
+async def test_a_failing_decay_moves_nothing_and_runs_again(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = await maintenance_app(make_app, {"mode": "decay"},
+                                balances={"dave": 100_000, "erin": 60_000})
+    debit = LedgerTx.debit
+
+    async def failing_for_erin(self: LedgerTx, channel: str, username: str, amount: int,
+                               **kwargs: Any) -> Any:
+        if username == "erin":
+            raise RuntimeError("disk full")
+        return await debit(self, channel, username, amount, **kwargs)
+
+    monkeypatch.setattr(LedgerTx, "debit", failing_for_erin)
+    await app.clock.set(NIGHT)  # the job fails (logged): dave's fee rolls back with it
+    assert await balances(app, ["dave", "erin"]) == {"dave": 100_000, "erin": 60_000}
+    last = await app.plugin("maintenance").last_run(CHANNEL)
+    assert last is not None and last.day == date(2026, 3, 3)  # the start-up run only
+    monkeypatch.setattr(LedgerTx, "debit", debit)
+    await app.plugin("maintenance").run_all()  # the retry for the same night
+    assert await balances(app, ["dave", "erin"]) == {"dave": 99_500, "erin": 59_700}
+
+
+async def spend_before_the_job_writes(app: AppHarness, monkeypatch: pytest.MonkeyPatch,
+                                      spends: dict[str, int]) -> None:
+    """Make the given spends commit after the nightly job has started but just before its
+    ledger transaction opens (where a job that read balances first would already have planned
+    its amounts)."""
+    ledger = app.plugin("maintenance").ctx.ledger
+    atomic = ledger.atomic
+
+    async def spend_first(fn: Any) -> Any:
+        for user, amount in spends.items():
+            assert (await app.ledger.debit(CHANNEL, user, amount)).ok
+        return await atomic(fn)
+
+    monkeypatch.setattr(ledger, "atomic", spend_first)
+
+
+async def test_interest_follows_the_balance_at_the_moment_it_is_paid(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = await maintenance_app(make_app, {"interest": {"daily_rate": 0.01,
+                                                        "max_daily_interest": 1000}},
+                                balances={"alice": 10_000, "bob": 150, "carol": 5_000})
+    await spend_before_the_job_writes(app, monkeypatch, {"alice": 9_000, "bob": 100})
+    await app.clock.set(NIGHT)
+    # alice earns on 1,000 (not 10,000); bob fell below min_balance_to_earn; carol as usual
+    assert await balances(app, ["alice", "bob", "carol"]) == {
+        "alice": 1_010, "bob": 50, "carol": 5_050}
+    assert await app.ledger.verify() == []
+
+
+async def test_decay_follows_the_balance_at_the_moment_it_is_taken(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = await maintenance_app(make_app, {"mode": "decay"},
+                                balances={"dave": 100_000, "erin": 60_000})
+    await spend_before_the_job_writes(app, monkeypatch, {"dave": 20_000, "erin": 20_000})
+    await app.clock.set(NIGHT)
+    assert await balances(app, ["dave", "erin"]) == {"dave": 79_600, "erin": 40_000}
+    [fee] = await postings_of(app, "dave", "decay")
+    assert fee.metadata["balance"] == 80_000
 
 
 async def test_interest_keys_change_who_gets_what(make_app: MakeApp) -> None:

@@ -3,7 +3,9 @@ driven by the FakeClock (Tue 2026-03-03 20:00 UTC). The random source is scripte
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,6 +112,49 @@ async def test_rain_pays_everyone_present_announces_first_then_pms(make_app: Mak
     assert [s.to for s in sent[1:]] == ["alice", "bob", "carol"]
     assert app.pms_to("bob")[0].startswith("☔ Rain drop: +10 Z-Coins for being here.")
     assert await app.ledger.verify() == []
+
+
+class Committed:
+    """Records, for each committed ledger transaction with rain postings, the chat lines the
+    outbox had been given by then."""
+
+    name = "committed"
+
+    def __init__(self, ctx: Any) -> None:
+        self.chat_before_commit: list[list[str]] = []
+        self.lines: list[str] = []
+
+    @hookimpl
+    async def economy_transaction_committed(self, postings: Sequence[Posting]) -> None:
+        if any(p.type == "rain" for p in postings):
+            self.chat_before_commit.append(list(self.lines))
+
+
+async def test_announcement_is_queued_before_the_credit_commits(
+        make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = await rain_app(make_app, extra=[Committed])
+    for user in ("alice", "bob", "carol"):
+        await app.join(user)
+    observer = app.plugin("committed")
+    outbox = app.app.outbox
+    chat = outbox.chat
+    database = app.app.engine.url.database
+    committed_when_queued: list[int] = []
+
+    def watched_chat(channel: str, text: str) -> None:
+        # What another connection sees now is what has been committed so far.
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            rows = db.execute("SELECT COUNT(*) FROM core_transactions WHERE type = 'rain'")
+            committed_when_queued.append(rows.fetchone()[0])
+        observer.lines.append(text)
+        chat(channel, text)
+
+    monkeypatch.setattr(outbox, "chat", watched_chat)
+    await app.advance(minutes=45)
+    assert committed_when_queued == [0]  # queued while the credit was not committed yet
+    [line] = observer.chat_before_commit[0]
+    assert "3 user(s)" in line  # and the commit's observers find it queued already
+    assert [len(await rain_postings(app, u)) for u in ("alice", "bob", "carol")] == [1, 1, 1]
 
 
 async def test_nobody_present_means_no_drop_and_no_announcement(make_app: MakeApp) -> None:
@@ -255,7 +300,8 @@ async def test_templates_are_used(make_app: MakeApp) -> None:
     await app.join("alice")
     await app.join("bob")
     await app.advance(minutes=90)
-    assert app.chat_lines() == ["2 soaked, Z-Coins falling"]  # the same line twice: deduped
+    # the same line twice, 45 minutes apart on the clock: both go out
+    assert app.chat_lines() == ["2 soaked, Z-Coins falling"] * 2
     assert app.pms_to("alice")[0].startswith("alice: 1 Z-Coin from the sky")
     assert app.pms_to("alice")[1].startswith("alice: 7 Z-Coins from the sky")
 
@@ -303,6 +349,22 @@ async def test_withheld_by_the_ledger_means_no_pm(make_app: MakeApp) -> None:
     assert await app.balance("alice") == 10 and await app.balance("bob") == 0
     assert app.pms_to("bob") == []
     assert any("Rain drop" in m for m in app.pms_to("alice"))
+    [line] = app.chat_lines()
+    assert "1 user(s)" in line  # the announcement counts who was paid
+
+
+async def test_nobody_paid_means_no_announcement(make_app: MakeApp) -> None:
+    app = await rain_app(make_app, core={"onboarding": {"min_account_age_minutes": 60}})
+    await app.join("alice")
+    await app.join("bob")
+    await app.advance(minutes=45)  # both 45 minutes old: everything withheld
+    assert await app.balance("alice") == 0 and await app.balance("bob") == 0
+    assert app.chat_lines() == [] and app.pms_to("alice") == []
+    assert app.plugin("rain").drops == 0
+    await app.advance(minutes=45)  # 90 minutes old: paid and announced
+    assert await app.balance("alice") == 10 and await app.balance("bob") == 10
+    [line] = app.chat_lines()
+    assert "2 user(s)" in line
 
 
 async def test_a_retried_drop_pays_nothing_twice(make_app: MakeApp) -> None:

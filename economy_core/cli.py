@@ -85,8 +85,10 @@ def _setup_logging(level: str) -> None:
 
 # -- commands --------------------------------------------------------------------------------
 
-async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float) -> int:
-    """The bot until a signal cancels it (see :func:`_until_signalled`); then a clean stop."""
+async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float,
+               stop: asyncio.Event) -> int:
+    """The bot until ``stop`` is set (a signal: see :func:`_until_signalled`); then a clean
+    stop."""
     app = EconomyApp(config, plugins, clock=SystemClock(time_scale))
     loop = asyncio.get_running_loop()
     reloads: set[asyncio.Task[Any]] = set()
@@ -106,7 +108,7 @@ async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float) 
         await app.start()
         if hangup_while_starting:
             on_hangup()
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         log.info("shutting down")
@@ -120,8 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     config, plugins = loaded
     _setup_logging(args.log_level or config.core.log.level)
-    return asyncio.run(_until_signalled(_run(config, plugins, args.time_scale),
-                                        signal_status=0))
+    return asyncio.run(_until_signalled(
+        lambda stop: _run(config, plugins, args.time_scale, stop), signal_status=0))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -137,23 +139,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config, plugins = default_app_config()
     _setup_logging(args.log_level or "WARNING")
     try:
-        return asyncio.run(_until_signalled(run_demo(
-            config, plugins, speed=args.speed, scene=scene, interactive=args.interactive)))
+        return asyncio.run(_until_signalled(lambda stop: run_demo(
+            config, plugins, speed=args.speed, scene=scene, interactive=args.interactive,
+            stop=stop)))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
 
-async def _until_signalled(work: Coroutine[Any, Any, int], *,
+async def _until_signalled(work: Callable[[asyncio.Event], Coroutine[Any, Any, int]], *,
                            signal_status: int | None = None) -> int:
-    """Run ``work``; SIGINT or SIGTERM cancels it (its cleanup runs). The exit status is then
-    ``signal_status`` (0 for a service, whose normal stop is a signal), else 128 + signal."""
-    task = asyncio.ensure_future(work)
+    """Run ``work(stop)``. The first SIGINT or SIGTERM sets ``stop`` (``work`` winds down and
+    cleans up); a second one cancels it. The exit status after a signal is ``signal_status``
+    (0 for a service, whose normal stop is a signal), else 128 + the signal."""
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(work(stop))
     loop = asyncio.get_running_loop()
     received: list[int] = []
 
     def on_signal(sig: int) -> None:
         received.append(sig)
-        task.cancel()
+        if stop.is_set():
+            task.cancel()
+        stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)

@@ -57,8 +57,10 @@ class Demo:
     """Plays a scene (or a person's typing) against a running bot and prints the transcript."""
 
     def __init__(self, app: EconomyApp, robot: Any, clock: SystemClock, channel: str,
-                 out: TextIO = sys.stdout) -> None:
+                 out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> None:
+        """``stop`` (set by a signal) ends playing or typing at the next step or 0.1 s."""
         self.app = app
+        self.stop = stop or asyncio.Event()
         self.robot = robot
         self.clock = clock
         self.channel = channel
@@ -66,6 +68,10 @@ class Demo:
         self._seen_commands = 0
         self._balances: dict[str, int] = {}
         self._present: set[str] = set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop.is_set()
 
     def _stamp(self) -> str:
         return self.clock.now().astimezone(self.app.tz).strftime("%H:%M:%S")
@@ -103,7 +109,7 @@ class Demo:
         """Let ``seconds`` of simulated time pass, printing as things happen."""
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds / self.clock.time_scale
-        while loop.time() < end:
+        while loop.time() < end and not self.stopped:
             await asyncio.sleep(min(0.1, max(0.0, end - loop.time())))
             await self.pump()
         await self.pump()
@@ -163,6 +169,8 @@ class Demo:
 
     async def play(self, scene: str) -> None:
         for raw in scene.splitlines():
+            if self.stopped:
+                return
             delay, line = parse_delay(raw.split(" #", 1)[0] if not raw.startswith("#") else "")
             if delay:
                 await self.wait(delay)
@@ -175,17 +183,26 @@ class Demo:
         self.say("interactive: 'alice: hello', '/pm alice balance', '/join bob', "
                  "'/leave bob', '/wait 5m', '/top', '/quit'")
         lines = _read_in_background(read_line)
-        while True:
-            line = await lines.get()
-            if line == "":  # end of input
-                return
-            try:
-                if not await self.run_line(line):
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            while True:
+                reading = asyncio.ensure_future(lines.get())
+                await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not reading.done():
+                    reading.cancel()
                     return
-            except SceneError as exc:
-                self.say(str(exc))
-            await self.pump()
-            await self.report_balances()
+                line = reading.result()
+                if line == "":  # end of input
+                    return
+                try:
+                    if not await self.run_line(line):
+                        return
+                except SceneError as exc:
+                    self.say(str(exc))
+                await self.pump()
+                await self.report_balances()
+        finally:
+            stopping.cancel()
 
     async def print_top(self) -> None:
         accounts = await self.app.ledger.top(self.channel, limit=10, by="balance")
@@ -235,7 +252,10 @@ def demo_config(base: AppConfig, nats_url: str, db_path: Path, channel: str) -> 
 
 
 async def run_demo(config: AppConfig, plugins: list[Any], *, speed: float,
-                   scene: str | None, interactive: bool, out: TextIO = sys.stdout) -> int:
+                   scene: str | None, interactive: bool, out: TextIO = sys.stdout,
+                   stop: asyncio.Event | None = None) -> int:
+    """Run the demo; 0 when the scene (or the typing) ended, 130 when ``stop`` cut it short
+    (the transcript still ends with the top balances and the ledger check)."""
     from .natsd import NatsServer
     from .robot import RobotStandIn
 
@@ -261,17 +281,13 @@ async def run_demo(config: AppConfig, plugins: list[Any], *, speed: float,
                 if app.rooms[channel].seeded:
                     break
                 await asyncio.sleep(0.01)
-            demo = Demo(app, robot, clock, channel, out)
-            try:
-                if interactive:
-                    await demo.interactive(sys.stdin.readline)
-                else:
-                    await demo.play(scene if scene is not None else default_scene())
-                await demo.wait(2.0 * speed / 60.0)
-            except asyncio.CancelledError:  # Ctrl-C / SIGTERM: close the transcript properly
-                task = asyncio.current_task()
-                if task is None or task.uncancel() > 0:
-                    raise
+            demo = Demo(app, robot, clock, channel, out, stop)
+            if interactive:
+                await demo.interactive(sys.stdin.readline)
+            else:
+                await demo.play(scene if scene is not None else default_scene())
+            await demo.wait(2.0 * speed / 60.0)
+            if demo.stopped:  # Ctrl-C / SIGTERM: the transcript still closes properly
                 demo.say("interrupted: stopping")
                 status = 130
             await demo.report_balances()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 from ..events import user_key
-from .model import _IN_CHUNK, MAX_AMOUNT, Account, Escrow, Kind, Posting, TxResult
+from .model import MAX_AMOUNT, Account, Escrow, Kind, Posting, TxResult
 
 T = TypeVar("T")
 
@@ -78,11 +78,6 @@ def _deltas(kind: Kind, amount: int) -> tuple[int, int, int, int]:
     column, _ = _effects(kind, amount)
     return tuple(abs(amount) if c == column else 0  # type: ignore[return-value]
                  for c in _COUNTER_COLUMNS)
-
-
-def _chunks(items: Sequence[T], size: int = _IN_CHUNK) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _dumps(value: Mapping[str, Any]) -> str:

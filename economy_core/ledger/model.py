@@ -20,7 +20,6 @@ INSUFFICIENT_FUNDS = "insufficient_funds"
 ESCROW_CLOSED = "escrow_closed"
 UNKNOWN_ESCROW = "unknown_escrow"
 
-_IN_CHUNK = 400  # keys per IN (...) list
 _PG_LOCK = 0x6C6564676572  # advisory lock id of the ledger writer ("ledger")
 
 

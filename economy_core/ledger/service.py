@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import Clock
-from ..db import migrate
+from ..db import chunks, migrate
 from ..events import user_key
-from .checks import _account, _check_text, _check_user, _chunks, _escrow, _posting
+from .checks import _account, _check_text, _check_user, _escrow, _posting
 from .gate import WITHHELD, EarnGate, _gated, _withheld_one
 from .model import (
     DEFAULT_MAX_BATCH,
@@ -306,7 +306,7 @@ class Ledger:
         """One daily counter of many users: user key → value (users without one are absent)."""
         keys = list(dict.fromkeys(_check_user(n)[0] for n in usernames))
         found: dict[str, int] = {}
-        for part in _chunks(keys):
+        for part in chunks(keys):
             result = await self._read(
                 sa.select(daily_counters.c.user_key, daily_counters.c.value).where(
                     daily_counters.c.channel == channel, daily_counters.c.day == day,

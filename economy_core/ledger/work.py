@@ -10,11 +10,11 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple, TypeVar
 
+from ..db import chunks
 from .checks import (
     _KIND_VALUES,
     _check_text,
     _check_user,
-    _chunks,
     _deltas,
     _dumps,
     _effects,
@@ -253,7 +253,7 @@ async def _bulk_credit(w: _Work, channel: str, checked: _Checked, tx_id: str,
     if w.sql.pg:  # one array parameter: one plan, one round trip
         found = await w.r.rows(w.sql.accounts_any, (channel, users))
     else:
-        found = [row for part in _chunks(users)
+        found = [row for part in chunks(users)
                  for row in await w.r.rows(w.sql.accounts_in(len(part)), (channel, *part))]
     finals = {row[0]: int(row[1]) for row in found}
     display = {row[0]: row[2] for row in found}

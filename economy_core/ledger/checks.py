@@ -80,6 +80,18 @@ def _deltas(kind: Kind, amount: int) -> tuple[int, int, int, int]:
                  for c in _COUNTER_COLUMNS)
 
 
+def _check_move(channel: str, username: str, amount: int, kind: Kind, key: str | None,
+                type: str) -> tuple[str, str, Kind, str | None]:
+    """The inputs of one user's money move, checked before the database is touched:
+    (user key, display name, kind, idempotency key)."""
+    _check_channel(channel)
+    check_amount(amount)
+    ukey, name = _check_user(username)
+    kind, key = Kind(kind), _check_key(key)
+    _check_text("posting type", type, 50)
+    return ukey, name, kind, key
+
+
 def _dumps(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":")) if value else "{}"
 

@@ -12,6 +12,7 @@ from .checks import (
     _check_channel,
     _check_escrow_id,
     _check_key,
+    _check_move,
     _check_text,
     _check_user,
     _dumps,
@@ -48,11 +49,7 @@ def _credit_op(channel: str, username: str, amount: int, *, type: str = "earn",
               kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
               related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
               key: str | None = None) -> Op[TxResult]:
-    _check_channel(channel)
-    check_amount(amount)
-    ukey, name = _check_user(username)
-    kind, key = Kind(kind), _check_key(key)
-    _check_text("posting type", type, 50)
+    ukey, name, kind, key = _check_move(channel, username, amount, kind, key, type)
     meta = dict(metadata or {})
 
     async def op(w: _Work) -> TxResult:
@@ -71,11 +68,7 @@ def _debit_op(channel: str, username: str, amount: int, *, type: str = "spend",
              kind: Kind = Kind.SPEND, reason: str = "", trigger_id: str | None = None,
              related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
              key: str | None = None) -> Op[TxResult]:
-    _check_channel(channel)
-    check_amount(amount)
-    ukey, _ = _check_user(username)
-    kind, key = Kind(kind), _check_key(key)
-    _check_text("posting type", type, 50)
+    ukey, _, kind, key = _check_move(channel, username, amount, kind, key, type)
     meta = dict(metadata or {})
 
     async def op(w: _Work) -> TxResult:
@@ -144,11 +137,7 @@ def _escrow_op(channel: str, username: str, amount: int, *, purpose: str, type: 
               kind: Kind = Kind.SPEND, reason: str = "",
               metadata: Mapping[str, Any] | None = None,
               key: str | None = None) -> Op[TxResult]:
-    _check_channel(channel)
-    check_amount(amount)
-    ukey, _ = _check_user(username)
-    kind, key = Kind(kind), _check_key(key)
-    _check_text("posting type", type, 50)
+    ukey, _, kind, key = _check_move(channel, username, amount, kind, key, type)
     _check_text("escrow purpose", purpose, 100)
     meta = dict(metadata or {})
 

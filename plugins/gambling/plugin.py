@@ -102,23 +102,30 @@ class Gambling:
         await self.heists.finish_overdue()
 
     async def refund_orphans(self) -> int:
-        """Refund each open escrow of this plugin that no live game holds (start-up)."""
+        """Refund each open escrow of this plugin that no live game holds (start-up), in every
+        channel the database knows: one dropped from the config gets its stakes back too (its
+        players are told only where the bot still is)."""
         ctx = self.ctx
         fmt = ctx.format_amount
         count = 0
-        for channel in ctx.channels:
-            held = {d.challenger_escrow for d in await self.challenges.pending(channel)}
-            for escrow in await ctx.ledger.open_escrows(channel):
-                if escrow.source != ctx.name or escrow.id in held:
-                    continue
-                result = await ctx.ledger.refund(escrow.id,
-                                                 reason="unfinished game refunded at start-up")
-                if not result.ok:
-                    continue
-                count += 1
-                ctx.log.warning("refunded orphaned escrow %d (%s, %d) of %s", escrow.id,
-                                escrow.purpose, escrow.amount, escrow.username)
-                ctx.outbox.notify(channel, escrow.username, (
+        held: dict[str, set[int]] = {}
+        for escrow in await ctx.ledger.open_escrows():
+            if escrow.source != ctx.name:
+                continue
+            if escrow.channel not in held:
+                held[escrow.channel] = {d.challenger_escrow
+                                        for d in await self.challenges.pending(escrow.channel)}
+            if escrow.id in held[escrow.channel]:
+                continue
+            result = await ctx.ledger.refund(escrow.id,
+                                             reason="unfinished game refunded at start-up")
+            if not result.ok:
+                continue
+            count += 1
+            ctx.log.warning("refunded orphaned escrow %d in %s (%s, %d) of %s", escrow.id,
+                            escrow.channel, escrow.purpose, escrow.amount, escrow.username)
+            if escrow.channel in ctx.channels:
+                ctx.outbox.notify(escrow.channel, escrow.username, (
                     f"🎲 A game of yours was interrupted by a restart: your "
                     f"{fmt(escrow.amount)} stake is refunded. Balance: {fmt(result.balance)}"),
                     transactional=True)

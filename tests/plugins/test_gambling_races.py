@@ -330,6 +330,20 @@ async def test_orphaned_escrow_is_refunded_at_start_up(make_app: MakeApp) -> Non
     assert "You lost" in (await app.pm("bob", "accept"))[0]
 
 
+async def test_stakes_in_a_channel_dropped_from_the_config_are_refunded(
+        make_app: MakeApp) -> None:
+    app = await gambling_app(make_app)
+    ledger = plugin(app).ctx.ledger
+    await ledger.credit("oldchan", "alice", 500, type="admin_grant", kind=Kind.EARN)
+    held = await ledger.escrow("oldchan", "alice", 200, purpose="gambling.spin", type="wager",
+                               kind=Kind.GAMBLE)
+    assert held.ok and await app.app.ledger.balance("oldchan", "alice") == 300
+    app = await app.restart()  # "oldchan" is not configured: refunded, nobody to tell there
+    assert await app.app.ledger.balance("oldchan", "alice") == 500
+    assert await app.app.ledger.open_escrows("oldchan") == []
+    assert await app.app.ledger.verify() == []
+
+
 async def test_duel_that_expired_while_down_is_refunded_at_start_up(make_app: MakeApp) -> None:
     app = await gambling_app(make_app)
     await duel(app)

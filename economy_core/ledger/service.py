@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, date, timedelta, tzinfo
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, tzinfo
 from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -12,36 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import Clock
 from ..db import chunks, migrate
-from ..events import user_key
 from .checks import _account, _check_text, _check_user, _escrow, _posting
-from .gate import WITHHELD, EarnGate, _gated, _withheld_one
+from .gate import EarnGate
 from .model import (
     DEFAULT_MAX_BATCH,
     LEDGER_COMPONENT,
     LEDGER_SCHEMA_VERSION,
     Account,
-    Award,
     CapState,
     Escrow,
     Holder,
-    Kind,
     Mismatch,
     Posting,
-    TxResult,
 )
-from .ops import (
-    _bump_daily_many_op,
-    _bump_daily_op,
-    _credit_many_op,
-    _credit_op,
-    _debit_op,
-    _escrow_op,
-    _refund_op,
-    _release_op,
-    _return_cap_op,
-    _take_cap_op,
-    _transfer_op,
-)
+from .moves import MoneyMoves
 from .schema import accounts, caps, daily_counters, escrows, ledger_metadata, transactions
 from .tx import LedgerTx
 from .work import Op
@@ -50,7 +34,7 @@ from .writer import _STOP, _Shared
 T = TypeVar("T")
 
 
-class Ledger:
+class Ledger(MoneyMoves):
     """The money store; see the module docstring for the guarantees. ``start()`` before use."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock, *, tz: tzinfo = UTC,
@@ -116,96 +100,9 @@ class Ledger:
         result; if ``fn`` raises, everything it did rolls back and the exception propagates."""
         return await self._shared.submit(None, fn, self.source)
 
-    async def _write(self, op: Op[T]) -> T:
+    async def _run(self, op: Op[T]) -> T:
+        """Queue ``op`` to the writer as its own transaction."""
         return await self._shared.submit(op, None, self.source)
-
-    async def credit(self, channel: str, username: str, amount: int, *, type: str = "earn",
-                     kind: Kind = Kind.EARN, reason: str = "", trigger_id: str | None = None,
-                     related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
-                     key: str | None = None) -> TxResult:
-        """Add ``amount`` to the user's account (created on first need). An earn-class credit
-        the earn gate withholds writes nothing: ok=False, error "withheld"."""
-        if await _withheld_one(self._shared.gate, channel, username, type, kind):
-            return TxResult(False, (), {user_key(username): await self.balance(channel, username)},
-                            WITHHELD)
-        return await self._write(_credit_op(
-            channel, username, amount, type=type, kind=kind, reason=reason,
-            trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
-
-    async def debit(self, channel: str, username: str, amount: int, *, type: str = "spend",
-                    kind: Kind = Kind.SPEND, reason: str = "", trigger_id: str | None = None,
-                    related_user: str | None = None, metadata: Mapping[str, Any] | None = None,
-                    key: str | None = None) -> TxResult:
-        """Debit-or-fail: ok=False "insufficient_funds" (nothing written) when short; the
-        result's ``balance`` is then the current balance."""
-        return await self._write(_debit_op(
-            channel, username, amount, type=type, kind=kind, reason=reason,
-            trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
-
-    async def transfer(self, channel: str, sender: str, recipient: str, amount: int, *,
-                       send_type: str = "tip_send", receive_type: str = "tip_receive",
-                       kind: Kind = Kind.TRANSFER, reason: str = "",
-                       metadata: Mapping[str, Any] | None = None,
-                       key: str | None = None) -> TxResult:
-        """Sender → recipient, both postings or neither (the sender's debit-or-fail decides);
-        ValueError when they are the same user. Balances: sender first."""
-        return await self._write(_transfer_op(
-            channel, sender, recipient, amount, send_type=send_type, receive_type=receive_type,
-            kind=kind, reason=reason, metadata=metadata, key=key))
-
-    async def credit_many(self, channel: str, awards: Sequence[Award], *,
-                          key: str | None = None) -> TxResult:
-        """Credit many awards (a user may appear more than once) in one transaction, with bulk
-        statements. Balances: each user once, in order of first appearance. Earn-class awards
-        the earn gate withholds are left out (all withheld: nothing is written, ok=True)."""
-        kept = await _gated(self._shared.gate, channel, awards)
-        if awards and not kept:
-            return TxResult(True, (), {})
-        return await self._write(_credit_many_op(channel, kept, key=key))
-
-    async def escrow(self, channel: str, username: str, amount: int, *, purpose: str,
-                     type: str = "escrow", kind: Kind = Kind.SPEND, reason: str = "",
-                     metadata: Mapping[str, Any] | None = None,
-                     key: str | None = None) -> TxResult:
-        """Debit-or-fail into a new open escrow (``result.escrow``)."""
-        return await self._write(_escrow_op(
-            channel, username, amount, purpose=purpose, type=type, kind=kind, reason=reason,
-            metadata=metadata, key=key))
-
-    async def release(self, escrow_id: int, *, payouts: Sequence[Award] = (), reason: str = "",
-                      key: str | None = None) -> TxResult:
-        """Claim an open escrow as released (``WHERE status='open'``), then credit ``payouts``
-        in its channel, in one transaction. Not open → ok=False "escrow_closed"; no such id →
-        "unknown_escrow"; nothing moves then."""
-        return await self._write(_release_op(escrow_id, payouts=payouts, reason=reason, key=key))
-
-    async def refund(self, escrow_id: int, *, reason: str = "",
-                     key: str | None = None) -> TxResult:
-        """Claim an open escrow as refunded and give its amount back (type "refund", kind
-        CORRECTION), reversing the escrow's counter (floor 0)."""
-        return await self._write(_refund_op(escrow_id, reason=reason, key=key))
-
-    async def bump_daily(self, channel: str, username: str, day: date, counter: str,
-                         by: int = 1) -> int:
-        """Add ``by`` to a user's daily counter (created at 0); returns the new value."""
-        return await self._write(_bump_daily_op(channel, username, day, counter, by))
-
-    async def bump_daily_many(self, channel: str, day: date, counter: str,
-                              usernames: Sequence[str], by: int = 1) -> None:
-        """Add ``by`` to one daily counter of many users, in one transaction (a name listed
-        twice counts twice)."""
-        await self._write(_bump_daily_many_op(channel, day, counter, usernames, by))
-
-    async def take_cap(self, channel: str, username: str, cap_key: str, max_count: int,
-                       window: timedelta | Literal["day"]) -> bool:
-        """Use one slot of a cap, atomically (SPEC §2.3): no counter or an expired window →
-        (1, now), allowed; ``count >= max_count`` → refused; else count + 1, allowed.
-        ``window="day"`` expires when the ledger-local day changes."""
-        return await self._write(_take_cap_op(channel, username, cap_key, max_count, window))
-
-    async def return_cap(self, channel: str, username: str, cap_key: str) -> None:
-        """Give one use of a cap back (count − 1, floor 0), e.g. after a refund."""
-        await self._write(_return_cap_op(channel, username, cap_key))
 
     # -- reads --
 

@@ -98,6 +98,11 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.01)
 
 
+def _in_transaction(dbapi_conn: Any) -> bool:
+    driver = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+    return bool(getattr(driver, "in_transaction", False))
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -111,6 +116,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
                 cursor.execute(pragma)
         finally:
             cursor.close()
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_conn: Any, _record: Any, state: Any) -> None:
+        # A COMMIT that failed (disk full, I/O error, a hook raising) leaves SQLAlchemy's
+        # transaction closed but SQLite's open, and the pool then skips its rollback: the
+        # connection would go back holding the write lock (BEGIN IMMEDIATE) and every later
+        # writer would wait on it. Roll such a connection back on its way into the pool.
+        if state.transaction_was_reset and state.asyncio_safe and _in_transaction(dbapi_conn):
+            dbapi_conn.rollback()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

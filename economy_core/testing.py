@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 import pytest
+from sqlalchemy import event as sa_event
 
 from .app import EconomyApp
 from .clock import Clock, FakeClock
@@ -56,16 +57,43 @@ class Sent:
 
 
 class RecordingTransport:
-    """A transport that records every PM and chat line instead of sending them."""
+    """A transport that records every PM and chat line instead of sending them (nothing while
+    ``silenced()`` is true: a dead process sends nothing)."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        self.silenced: Callable[[], bool] = lambda: False
 
     async def send_pm(self, channel: str, username: str, text: str) -> None:
-        self.sent.append(Sent(channel, username, text))
+        if not self.silenced():
+            self.sent.append(Sent(channel, username, text))
 
     async def send_chat(self, channel: str, text: str) -> None:
-        self.sent.append(Sent(channel, None, text))
+        if not self.silenced():
+            self.sent.append(Sent(channel, None, text))
+
+
+class SimulatedCrash(Exception):
+    """Raised in place of a commit once a crash test's bot process has "died"."""
+
+
+class CommitBreaker:
+    """Lets ``allowed`` more commits through, then fails that one and every later one: the
+    database keeps exactly what a process killed at that moment would have left. Installed on
+    an app by :meth:`AppHarness.arm_crash`; ``tripped`` tells whether the crash happened."""
+
+    def __init__(self, allowed: int) -> None:
+        if allowed < 0:
+            raise ValueError("allowed must be >= 0")
+        self.allowed = allowed
+        self.tripped = False
+
+    def __call__(self, *_: Any) -> None:
+        if not self.tripped and self.allowed > 0:
+            self.allowed -= 1
+            return
+        self.tripped = True
+        raise SimulatedCrash("the bot's process died before this commit")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0,
@@ -127,6 +155,7 @@ class AppHarness:
         self.clock = clock
         self.transport = transport
         self.channel = channel
+        self.breaker: CommitBreaker | None = None
 
     @property
     def ledger(self) -> Any:
@@ -136,45 +165,51 @@ class AppHarness:
         """The instance of an enabled plugin (white-box checks only)."""
         return self.app.plugins[name].instance
 
-    async def pm(self, username: str, text: str, *, rank: int | None = None) -> list[str]:
-        """PM the bot as ``username``; returns its replies (also recorded as sent)."""
-        event = PrivateMessage(self.channel, username, text, self.clock.now(),
-                               rank if rank is not None else 0)
-        replies = await self.app.handle_event(event)
-        await self.settle()
+    async def _deliver(self, event: Any) -> list[str]:
+        """Hand one event to the app as the bus would, then let it settle; returns its replies.
+        In a process killed by :meth:`arm_crash` the error that kills it reaches nobody."""
+        try:
+            replies: list[str] = await self.app.handle_event(event)
+            await self.settle()
+        except SimulatedCrash:
+            if self.breaker is None or not self.breaker.tripped:
+                raise
+            return []
         return replies
 
+    async def pm(self, username: str, text: str, *, rank: int | None = None) -> list[str]:
+        """PM the bot as ``username``; returns its replies (also recorded as sent)."""
+        return await self._deliver(PrivateMessage(self.channel, username, text, self.clock.now(),
+                                                  rank if rank is not None else 0))
+
     async def join(self, username: str, *, rank: int = 1, afk: bool = False) -> None:
-        await self.app.handle_event(UserJoined(self.channel, username, self.clock.now(), rank,
-                                               afk))
-        await self.settle()
+        await self._deliver(UserJoined(self.channel, username, self.clock.now(), rank, afk))
 
     async def leave(self, username: str) -> None:
-        await self.app.handle_event(UserLeft(self.channel, username, self.clock.now()))
-        await self.settle()
+        await self._deliver(UserLeft(self.channel, username, self.clock.now()))
 
     async def chat(self, username: str, text: str) -> None:
-        await self.app.handle_event(ChatMessage(self.channel, username, text, self.clock.now(),
-                                                text))
-        await self.settle()
+        await self._deliver(ChatMessage(self.channel, username, text, self.clock.now(), text))
 
     async def media(self, title: str, *, media_type: str = "yt", media_id: str = "x",
                     duration_s: int = 300) -> None:
-        await self.app.handle_event(MediaChanged(self.channel, media_type, media_id, title,
-                                                 duration_s, self.clock.now()))
-        await self.settle()
+        await self._deliver(MediaChanged(self.channel, media_type, media_id, title, duration_s,
+                                         self.clock.now()))
 
     async def seed(self, users: Iterable[str | RoomUser]) -> None:
         """The room snapshot at start-up: these users are already present (no arrival pay)."""
         room = tuple(u if isinstance(u, RoomUser) else RoomUser(u, 1) for u in users)
-        await self.app.handle_event(RoomSnapshot(self.channel, room, self.clock.now()))
-        await self.settle()
+        await self._deliver(RoomSnapshot(self.channel, room, self.clock.now()))
 
     async def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0,
                       days: float = 0.0) -> None:
         """Move the fake clock (due jobs run inline), then let observers and the outbox settle."""
-        await self.clock.advance(seconds, minutes=minutes, hours=hours, days=days)
-        await self.settle()
+        try:
+            await self.clock.advance(seconds, minutes=minutes, hours=hours, days=days)
+            await self.settle()
+        except SimulatedCrash:
+            if self.breaker is None or not self.breaker.tripped:
+                raise
 
     async def settle(self) -> None:
         await self.app.settle()
@@ -195,9 +230,29 @@ class AppHarness:
     def clear(self) -> None:
         self.transport.sent.clear()
 
+    def arm_crash(self, after_commits: int) -> CommitBreaker:
+        """Kill the bot's process at a chosen commit: ``after_commits`` more commits (ledger
+        commit groups and every transaction on the app's engine) go through, then that one and
+        everything the app later tries to commit or send is lost. The app keeps running like a
+        ghost until :meth:`restart`, which starts a new process on what was committed (and
+        crashes the old one there if the chosen commit never came). Plugin errors of the
+        doomed process are expected, so they are isolated from then on, not re-raised."""
+        breaker = CommitBreaker(after_commits)
+        self.app.ledger.set_commit_barrier(breaker)
+        sa_event.listen(self.app.engine.sync_engine, "commit", breaker)
+        self.transport.silenced = lambda: breaker.tripped
+        self.app.dispatcher.strict = False
+        self.breaker = breaker
+        return breaker
+
     async def restart(self) -> AppHarness:
-        """Stop this app and start a new one on the same database file and clock."""
+        """Stop this app and start a new one on the same database file and clock (after
+        :meth:`arm_crash`: the old process dies instead of stopping cleanly)."""
+        if self.breaker is not None:
+            self.breaker.tripped = True  # nothing of the shutdown reaches the database or room
         await self.app.stop()
+        self.breaker = None
+        self.transport.silenced = lambda: False
         app = EconomyApp(self.app.config, self.app.plugin_infos, clock=self.clock,
                          transport=self.transport, strict_hooks=True)
         await app.start()

@@ -78,6 +78,41 @@ async def test_savepoints_roll_back_only_their_part(ledger_engine: AsyncEngine) 
     assert ids == [1, 3]
 
 
+async def test_a_failed_commit_leaves_no_transaction_or_lock_behind(tmp_path: Path) -> None:
+    """A COMMIT that fails must not return its connection to the pool with SQLite's transaction
+    (and the write lock of BEGIN IMMEDIATE) still open: the next writer, on that connection or
+    another, goes on normally and the failed transaction's rows are gone."""
+    engine = make_engine(str(tmp_path / "commit.db"))
+    other = make_engine(str(tmp_path / "commit.db"))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(notes_md.create_all)
+        failures = [RuntimeError("disk full")]
+
+        def fail_once(_conn: object) -> None:
+            if failures:
+                raise failures.pop()
+
+        sa.event.listen(engine.sync_engine, "commit", fail_once)
+        conn = await engine.connect()  # the shape of a long-lived writer's transaction
+        trans = await conn.begin()
+        await conn.execute(notes.insert().values(id=1))
+        with pytest.raises(RuntimeError, match="disk full"):
+            await trans.commit()
+        await conn.close()
+        async with asyncio.timeout(5):  # a leaked write lock would block for the busy timeout
+            async with other.begin() as conn:
+                await conn.execute(notes.insert().values(id=2))
+            async with engine.begin() as conn:
+                await conn.execute(notes.insert().values(id=3))
+        async with engine.connect() as conn:
+            ids = (await conn.execute(sa.select(notes.c.id).order_by(notes.c.id))).scalars().all()
+        assert ids == [2, 3]
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
 async def test_utc_datetime_round_trip(ledger_engine: AsyncEngine) -> None:
     async with ledger_engine.begin() as conn:
         await conn.run_sync(notes_md.create_all)

@@ -65,6 +65,13 @@ class Ledger(MoneyMoves):
         """Install the gate consulted before earn-class credits (shared by every view)."""
         self._shared.gate = gate
 
+    def set_commit_barrier(self, barrier: Callable[[], None] | None) -> None:
+        """Install a function called right before each commit the ledger issues on its own
+        SQLite fast path (outside SQLAlchemy; every other commit passes SQLAlchemy's ``commit``
+        engine event). Raising there aborts the commit group: it rolls back and its callers get
+        the error. For fault-injection tests (a process killed at a chosen commit)."""
+        self._shared.commit_barrier = barrier
+
     @property
     def stats(self) -> tuple[int, int]:
         """(committed groups, jobs in them) since creation: jobs/groups is the grouping."""

@@ -61,6 +61,7 @@ class _Shared:
         self.batches = 0
         self.jobs = 0
         self.gate: EarnGate | None = None
+        self.commit_barrier: Callable[[], None] | None = None
 
     async def submit(self, op: Op[T] | None, fn: Callable[[LedgerTx], Awaitable[T]] | None,
                      source: str) -> T:
@@ -189,8 +190,12 @@ class _Shared:
                     job.postings = work.postings
                 except Exception as exc:
                     job.outcome = (False, exc)
-            db.execute("ROLLBACK" if single and not jobs[0].outcome[0]  # type: ignore[index]
-                       else "COMMIT")
+            if single and not jobs[0].outcome[0]:  # type: ignore[index]
+                db.execute("ROLLBACK")
+            else:
+                if self.commit_barrier is not None:
+                    self.commit_barrier()
+                db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")

@@ -1,12 +1,13 @@
-"""Property: over random join/leave/tick/restart sequences, each one-shot reward is paid at most
-once per its period, and every balance equals the sum of its transactions."""
+"""Property: over random join/leave/tick/restart sequences — restarts both clean and as a process
+killed at a random commit — each one-shot reward is paid at most once per its period, and every
+balance equals the sum of its transactions."""
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from economy_core.testing import MakeApp
@@ -18,6 +19,8 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("leave"), st.sampled_from(USERS)),
     st.tuples(st.just("wait"), st.integers(1, 400)),
     st.tuples(st.just("restart"), st.none()),
+    # the process is killed at the k-th commit from here (in whatever action it falls)
+    st.tuples(st.just("crash"), st.integers(0, 8)),
 ), min_size=1, max_size=25)
 
 
@@ -38,7 +41,14 @@ async def test_one_shot_rewards_paid_at_most_once(make_app: MakeApp, plan: list)
             present.discard(arg)
         elif action == "wait":
             await app.advance(minutes=arg)
+        elif action == "crash":
+            if app.breaker is None:
+                app.arm_crash(arg)
         else:
+            app = await app.restart()
+            await app.seed(sorted(present))
+        if app.breaker is not None and app.breaker.tripped:  # died: restarted by its supervisor
+            event("killed at a commit")
             app = await app.restart()
             await app.seed(sorted(present))
     await app.advance(minutes=1)

@@ -1,5 +1,6 @@
 """Property: over random visits, day changes and bot restarts (also in the middle of a visit, on
-either side of the moment a day qualifies), in UTC or Europe/Berlin across the March DST change:
+either side of the moment a day qualifies; clean, or the process killed at a random commit), in
+UTC or Europe/Berlin across the March DST change:
 
 - each (user, day) is paid at most one streak bonus and each (user, ISO week) one bridge;
 - what was paid is exactly what an independent model derives from the ledger's own
@@ -40,6 +41,9 @@ ACTIONS = st.one_of(
               st.tuples(st.integers(0, 25), st.integers(0, 25))),
     st.tuples(st.just("wait"), st.none(), st.integers(1, 90)),
     st.tuples(st.just("restart"), st.none(), st.none()),
+    # the process is killed at the k-th commit from here (in whatever action it falls) and
+    # restarted by its supervisor after that action
+    st.tuples(st.just("crash"), st.none(), st.integers(0, 6)),
 )
 DAYS = st.lists(st.tuples(st.tuples(st.integers(0, 23), st.integers(0, 59)),
                           st.lists(ACTIONS, max_size=4)), min_size=1, max_size=10)
@@ -104,7 +108,13 @@ async def run_plan(app: AppHarness, days: list[Any], tz: ZoneInfo) -> AppHarness
                 present.discard(user)
             elif action == "wait":
                 await app.advance(minutes=arg)
+            elif action == "crash":
+                if app.breaker is None:
+                    app.arm_crash(arg)
             else:
+                app = await restart()
+            if app.breaker is not None and app.breaker.tripped:
+                event("killed at a commit")
                 app = await restart()
     # let the last day be checked, and yesterday be caught up after the next midnight
     await app.advance(minutes=2)

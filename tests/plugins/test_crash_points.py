@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+from economy_plugins.chat_triggers import ChatTriggers
 from economy_plugins.gambling.rolls import SeededRolls
 from economy_plugins.maintenance import Maintenance
 from economy_plugins.streaks import Streaks
@@ -17,6 +18,7 @@ from economy_core.ledger import Kind
 from economy_core.testing import AppHarness, MakeApp
 
 from ..crash import at_every_commit
+from .test_chat_triggers_kit import SILENT_PRESENCE
 from .test_gambling_kit import gambling_app, plugin
 from .test_gambling_properties import check_invariants
 from .test_streaks_properties import QUIET_PRESENCE, THRESHOLD, model
@@ -122,5 +124,43 @@ async def test_games_survive_a_crash_at_any_commit(make_app: MakeApp) -> None:
         await check_invariants(app)
         assert [e for e in await app.ledger.open_escrows(CHANNEL)
                 if e.source == "gambling"] == [], point
+
+    await at_every_commit(build, steps, check, at_least=10)
+
+
+async def test_chat_caps_hold_across_a_crash_at_any_commit(make_app: MakeApp) -> None:
+    start = datetime(2026, 3, 3, 20, 0, tzinfo=UTC)
+    room = ("alice", "bob", "carol")
+    config = {"long_message": {"max_per_hour": 4},
+              "kudos_received": {"max_per_hour_same_user": 2}}
+
+    async def build(db: str) -> AppHarness:
+        app = await make_app(plugins=[ChatTriggers, "presence"], clock=FakeClock(start), db=db,
+                             channel=CHANNEL, config={"plugins": {
+                                 "chat_triggers": config, "presence": SILENT_PRESENCE}})
+        for user in room:
+            await app.ledger.credit(CHANNEL, user, 100, type="admin_grant", kind=Kind.EARN)
+        await app.seed(room)
+        return app
+
+    long_line = "a line long enough to count as a long message, {}"
+    steps: list[tuple[object, ...]] = [("chat", "bob", "hello there")]
+    for n in range(7):
+        steps.append(("chat", "alice", long_line.format(n)))
+        steps.append(("chat", "carol", "bob++"))
+
+    async def check(app: AppHarness, point: int | None) -> None:
+        assert await app.ledger.verify() == []
+        paid: Counter[tuple[str, str | None]] = Counter()
+        for user in room:
+            paid.update((p.user_key, p.trigger_id)
+                        for p in await app.ledger.history(CHANNEL, user, limit=1000)
+                        if p.source == "chat_triggers")
+        assert paid[("alice", "chat.long_message")] <= 4, point
+        assert paid[("bob", "chat.kudos_received")] <= 2, point
+        assert paid[("alice", "chat.first_message_of_day")] <= 1, point
+        if point is None:
+            assert paid[("alice", "chat.long_message")] == 4
+            assert paid[("bob", "chat.kudos_received")] == 2
 
     await at_every_commit(build, steps, check, at_least=10)

@@ -1,6 +1,7 @@
 """Property: over random interleavings of spins, free spins, flips, duels (accept, decline,
-expiry), heists (start, join, window end), restarts and races between them, money is conserved,
-nothing is paid twice and no balance goes below zero.
+expiry), heists (start, join, window end), restarts (clean, or the process killed at a random
+commit) and races between them, money is conserved, nothing is paid twice and no balance goes
+below zero.
 
 Conservation, from three independent records: every escrow holds exactly one wager posting, so
 
@@ -20,13 +21,13 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from economy_plugins.gambling import tables
+from economy_plugins.gambling import Gambling, tables
 from economy_plugins.gambling.rolls import SeededRolls
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from economy_core.ledger import accounts, escrows
-from economy_core.testing import AppHarness, MakeApp
+from economy_core.testing import AppHarness, MakeApp, SimulatedCrash
 
 from .test_gambling_kit import CHANNEL, gambling_app, plugin, postings
 
@@ -44,6 +45,8 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("join"), user, st.none()),
     st.tuples(st.just("wait"), st.none(), st.integers(1, 400)),
     st.tuples(st.just("restart"), st.none(), st.none()),
+    # the process is killed at the k-th commit from here (in whatever step it falls)
+    st.tuples(st.just("crash"), st.none(), st.integers(0, 6)),
     st.tuples(st.just("race_accept_sweep"), user, st.integers(100, 130)),
     st.tuples(st.just("race_two_accepts"), user, st.none()),
     st.tuples(st.just("race_decline_accept"), user, st.none()),
@@ -62,6 +65,18 @@ CONFIG = {"heist": {"enabled": True, "min_participants": 2, "cooldown_seconds": 
 
 async def run_step(app: AppHarness, action: str, who: Any, arg: Any) -> AppHarness:
     games = plugin(app)
+    try:
+        app = await play_step(app, games, action, who, arg)
+    except SimulatedCrash:  # a game method called directly in a process that died
+        assert app.breaker is not None and app.breaker.tripped
+    if app.breaker is not None and app.breaker.tripped:  # died: restarted by its supervisor
+        app = await app.restart()
+        plugin(app).rolls = games.rolls
+    return app
+
+
+async def play_step(app: AppHarness, games: Gambling, action: str, who: Any,
+                    arg: Any) -> AppHarness:
     if action in ("spin", "flip", "heist"):
         await app.pm(who, f"{action} {arg}")
     elif action == "free_spin":
@@ -75,6 +90,9 @@ async def run_step(app: AppHarness, action: str, who: Any, arg: Any) -> AppHarne
         await app.chat(who, "join")
     elif action == "wait":
         await app.advance(arg)
+    elif action == "crash":
+        if app.breaker is None:
+            app.arm_crash(arg)
     elif action == "restart":
         app = await app.restart()
         plugin(app).rolls = games.rolls

@@ -1,7 +1,7 @@
-"""Property: over random sequences of waiting, restarts (also with the bot down for hours),
-running the job again by hand, grants and spends, the nightly rule moves each account at most
-once per date, never drives a balance below 0, and every balance equals the sum of its
-transactions."""
+"""Property: over random sequences of waiting, restarts (also with the bot down for hours, or
+killed at a random commit), running the job again by hand, grants and spends, the nightly rule
+moves each account at most once per date, never drives a balance below 0, and every balance
+equals the sum of its transactions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from economy_core.ledger import Kind
-from economy_core.testing import MakeApp
+from economy_core.testing import MakeApp, SimulatedCrash
 
 CHANNEL = "testroom"
 USERS = ["alice", "bob", "carol"]
@@ -26,6 +26,8 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("wait"), st.integers(1, 40 * 60)),
     st.tuples(st.just("down"), st.integers(1, 40 * 60)),
     st.tuples(st.just("restart"), st.none()),
+    # the process is killed at the k-th commit from here (in whatever step it falls)
+    st.tuples(st.just("crash"), st.integers(0, 4)),
     st.tuples(st.just("again"), st.none()),
     st.tuples(st.just("grant"), st.tuples(st.sampled_from(USERS), st.integers(1, 20_000))),
     st.tuples(st.just("spend"), st.tuples(st.sampled_from(USERS), st.integers(1, 20_000))),
@@ -48,12 +50,22 @@ async def test_nightly_rule_moves_each_account_at_most_once_per_date(
             app = await app.restart()
         elif action == "restart":
             app = await app.restart()
-        elif action == "again":
-            await app.plugin("maintenance").run_all()
-        elif action == "grant":
-            await app.ledger.credit(CHANNEL, arg[0], arg[1], type="admin_grant")
+        elif action == "crash":
+            if app.breaker is None:
+                app.arm_crash(arg)
         else:
-            await app.ledger.debit(CHANNEL, arg[0], arg[1], type="spend", kind=Kind.SPEND)
+            try:
+                if action == "again":
+                    await app.plugin("maintenance").run_all()
+                elif action == "grant":
+                    await app.ledger.credit(CHANNEL, arg[0], arg[1], type="admin_grant")
+                else:
+                    await app.ledger.debit(CHANNEL, arg[0], arg[1], type="spend",
+                                           kind=Kind.SPEND)
+            except SimulatedCrash:
+                pass  # the process died on this very write
+        if app.breaker is not None and app.breaker.tripped:  # died: restarted by its supervisor
+            app = await app.restart()
     await app.advance(0)
     tz = app.app.tz
     for user in USERS:

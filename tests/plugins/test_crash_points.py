@@ -164,3 +164,28 @@ async def test_chat_caps_hold_across_a_crash_at_any_commit(make_app: MakeApp) ->
             assert paid[("bob", "chat.kudos_received")] == 2
 
     await at_every_commit(build, steps, check, at_least=10)
+
+
+async def test_a_withheld_welcome_wallet_survives_a_crash_at_any_commit(
+        make_app: MakeApp) -> None:
+    start = datetime(2026, 3, 3, 20, 0, tzinfo=UTC)
+
+    async def build(db: str) -> AppHarness:
+        return await make_app(plugins=["presence"], clock=FakeClock(start), db=db,
+                              channel=CHANNEL,
+                              config={"onboarding": {"min_account_age_minutes": 10}})
+
+    # alice is new: her wallet is withheld at arrival and paid by the tick once she is 10
+    # minutes old; bob leaves before he is, and gets it when he comes back. An arrival the
+    # dead process missed pays at the next genuine one (the last visit).
+    steps = [("join", "alice"), ("join", "bob"), ("wait", 5), ("leave", "bob"),
+             ("wait", 8), ("join", "bob"), ("wait", 8), ("leave", "alice"), ("leave", "bob"),
+             ("wait", 30), ("join", "alice"), ("join", "bob"), ("wait", 2)]
+
+    async def check(app: AppHarness, point: int | None) -> None:
+        assert await app.ledger.verify() == []
+        for user in ("alice", "bob"):
+            history = await app.ledger.history(CHANNEL, user, limit=1000)
+            assert [p.type for p in history].count("welcome_wallet") == 1, (point, user)
+
+    await at_every_commit(build, steps, check, at_least=15)

@@ -26,6 +26,15 @@ from .test_streaks_properties import QUIET_PRESENCE, THRESHOLD, model
 CHANNEL = "testroom"
 
 
+async def one_wallet_each(app: AppHarness, point: int | None,
+                          users: tuple[str, ...] = ("alice", "bob")) -> None:
+    """Balances match their transactions and each user got exactly one welcome wallet."""
+    assert await app.ledger.verify() == []
+    for user in users:
+        history = await app.ledger.history(CHANNEL, user, limit=1000)
+        assert [p.type for p in history].count("welcome_wallet") == 1, (point, user)
+
+
 async def test_presence_wallets_and_milestones_survive_a_crash_at_any_commit(
         make_app: MakeApp) -> None:
     start = datetime(2026, 3, 3, 20, 0, tzinfo=UTC)
@@ -40,10 +49,9 @@ async def test_presence_wallets_and_milestones_survive_a_crash_at_any_commit(
              ("wait", 30), ("join", "alice"), ("join", "bob"), ("wait", 2)]
 
     async def check(app: AppHarness, point: int | None) -> None:
-        assert await app.ledger.verify() == []
+        await one_wallet_each(app, point)
         for user in ("alice", "bob"):
             history = await app.ledger.history(CHANNEL, user, limit=1000)
-            assert [p.type for p in history].count("welcome_wallet") == 1, (point, user)
             milestones = Counter(p.at.date() for p in history if p.type == "milestone")
             assert all(n == 1 for n in milestones.values()), (point, user)
 
@@ -182,10 +190,4 @@ async def test_a_withheld_welcome_wallet_survives_a_crash_at_any_commit(
              ("wait", 8), ("join", "bob"), ("wait", 8), ("leave", "alice"), ("leave", "bob"),
              ("wait", 30), ("join", "alice"), ("join", "bob"), ("wait", 2)]
 
-    async def check(app: AppHarness, point: int | None) -> None:
-        assert await app.ledger.verify() == []
-        for user in ("alice", "bob"):
-            history = await app.ledger.history(CHANNEL, user, limit=1000)
-            assert [p.type for p in history].count("welcome_wallet") == 1, (point, user)
-
-    await at_every_commit(build, steps, check, at_least=15)
+    await at_every_commit(build, steps, one_wallet_each, at_least=15)

@@ -1,10 +1,11 @@
 """PM `balance` round trips through a real nats-server, with the bot as a separate process
-(`cytube-economy run`), while 500 users are present and 200 chat lines/s flow.
+(`cytube-economy run`), while 500 users are present and 200 chat lines/s flow. PMs go one at a
+time, each after the previous answer and at most ``--pm-rate`` a second (10: a busy room).
 
 Prints p50/p99 round-trip times and checks that no event was dropped (every chat line reached
 the bot: its events counter). Target: p99 < 50 ms with the outbox gap at 0.
 
-Usage: python bench/e2e.py [--users 500] [--chat-rate 200] [--pms 200]
+Usage: python bench/e2e.py [--users 500] [--chat-rate 200] [--pms 200] [--pm-rate 10]
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def chat_events_seen(metrics_port: int) -> int:
     return 0
 
 
-async def main(users: int, chat_rate: int, pms: int) -> int:
+async def main(users: int, chat_rate: int, pms: int, pm_rate: float) -> int:
     """Run the benchmark; exit status 1 when a chat line was dropped."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -82,9 +83,9 @@ async def main(users: int, chat_rate: int, pms: int) -> int:
 
             async def chatter() -> None:
                 nonlocal sent_chat
-                interval = 1.0 / chat_rate
+                interval = 1.0 / max(chat_rate, 1)
                 next_at = time.monotonic()
-                while not stop.is_set():
+                while chat_rate > 0 and not stop.is_set():
                     await robot.chat(names[sent_chat % users], f"line {sent_chat} hello there")
                     sent_chat += 1
                     next_at += interval
@@ -92,7 +93,10 @@ async def main(users: int, chat_rate: int, pms: int) -> int:
 
             chat_task = asyncio.create_task(chatter())
             rtts = []
+            next_pm = time.monotonic()
             for i in range(pms):
+                await asyncio.sleep(max(0.0, next_pm - time.monotonic()))
+                next_pm = time.monotonic() + 1.0 / pm_rate
                 name = names[i % users]
                 before = len(robot.sent_pms)
                 started = time.perf_counter()
@@ -129,5 +133,7 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--chat-rate", type=int, default=200)
     parser.add_argument("--pms", type=int, default=200)
+    parser.add_argument("--pm-rate", type=float, default=10.0,
+                        help="at most this many PMs a second (each waits for its answer)")
     a = parser.parse_args()
-    raise SystemExit(asyncio.run(main(a.users, a.chat_rate, a.pms)))
+    raise SystemExit(asyncio.run(main(a.users, a.chat_rate, a.pms, a.pm_rate)))

@@ -11,6 +11,7 @@ the ``pm`` and ``say`` commands the bot sends (``kryten.robot.command``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -43,6 +44,8 @@ class RobotStandIn:
         self.sent_chat: list[str] = []
         self.commands: list[dict[str, Any]] = []
         self._client: Any = None
+        self._arrived = asyncio.Event()
+        """Set whenever a command from the bot arrives (waiters wake at once, no polling)."""
 
     async def start(self) -> None:
         from kryten import KrytenClient
@@ -70,6 +73,7 @@ class RobotStandIn:
     async def _on_command(self, msg: Any) -> None:
         data = json.loads(msg.data.decode("utf-8"))
         self.commands.append(data)
+        self._arrived.set()
         args = data.get("args", {})
         if data.get("command") == "pm":
             self.sent_pms.append((str(args.get("to", "")), str(args.get("msg", ""))))
@@ -174,9 +178,16 @@ class RobotStandIn:
         return list(self.sent_chat)
 
     async def _wait(self, predicate: Any, timeout: float) -> None:
+        """Until ``predicate()`` holds, woken by each arriving command (so a round trip is
+        measured to the moment its answer lands, not to the next poll)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
-            if loop.time() > deadline:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
                 raise TimeoutError(f"robot stand-in: condition not met within {timeout} s")
-            await asyncio.sleep(0.01)
+            self._arrived.clear()
+            if predicate():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)

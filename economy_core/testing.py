@@ -19,8 +19,17 @@ playing kryten-robot's side of the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -82,17 +91,27 @@ class CommitBreaker:
     database keeps exactly what a process killed at that moment would have left. Installed on
     an app by :meth:`AppHarness.arm_crash`; ``tripped`` tells whether the crash happened."""
 
-    def __init__(self, allowed: int) -> None:
+    def __init__(self, allowed: int, on_trip: Callable[[], None] = lambda: None) -> None:
         if allowed < 0:
             raise ValueError("allowed must be >= 0")
         self.allowed = allowed
+        self.used = 0
+        """Commits let through so far."""
         self.tripped = False
+        self._on_trip = on_trip
+
+    def trip(self) -> None:
+        """The process dies now (``on_trip`` runs once)."""
+        if not self.tripped:
+            self.tripped = True
+            self._on_trip()
 
     def __call__(self, *_: Any) -> None:
         if not self.tripped and self.allowed > 0:
             self.allowed -= 1
+            self.used += 1
             return
-        self.tripped = True
+        self.trip()
         raise SimulatedCrash("the bot's process died before this commit")
 
 
@@ -165,16 +184,23 @@ class AppHarness:
         """The instance of an enabled plugin (white-box checks only)."""
         return self.app.plugins[name].instance
 
-    async def _deliver(self, event: Any) -> list[str]:
-        """Hand one event to the app as the bus would, then let it settle; returns its replies.
-        In a process killed by :meth:`arm_crash` the error that kills it reaches nobody."""
+    @contextlib.contextmanager
+    def unless_dead(self) -> Iterator[None]:
+        """Swallow the :class:`SimulatedCrash` that kills a process armed by :meth:`arm_crash`
+        (the error reaches nobody, as the bus logs and drops it); any other error passes."""
         try:
-            replies: list[str] = await self.app.handle_event(event)
-            await self.settle()
+            yield
         except SimulatedCrash:
             if self.breaker is None or not self.breaker.tripped:
                 raise
-            return []
+
+    async def _deliver(self, event: Any) -> list[str]:
+        """Hand one event to the app as the bus would, then let it settle; returns its replies
+        (none from a process that died meanwhile)."""
+        replies: list[str] = []
+        with self.unless_dead():
+            replies = await self.app.handle_event(event)
+            await self.settle()
         return replies
 
     async def pm(self, username: str, text: str, *, rank: int | None = None) -> list[str]:
@@ -204,12 +230,9 @@ class AppHarness:
     async def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0,
                       days: float = 0.0) -> None:
         """Move the fake clock (due jobs run inline), then let observers and the outbox settle."""
-        try:
+        with self.unless_dead():
             await self.clock.advance(seconds, minutes=minutes, hours=hours, days=days)
             await self.settle()
-        except SimulatedCrash:
-            if self.breaker is None or not self.breaker.tripped:
-                raise
 
     async def settle(self) -> None:
         await self.app.settle()
@@ -235,13 +258,15 @@ class AppHarness:
         commit groups and every transaction on the app's engine) go through, then that one and
         everything the app later tries to commit or send is lost. The app keeps running like a
         ghost until :meth:`restart`, which starts a new process on what was committed (and
-        crashes the old one there if the chosen commit never came). Plugin errors of the
-        doomed process are expected, so they are isolated from then on, not re-raised."""
-        breaker = CommitBreaker(after_commits)
+        crashes the old one there if the chosen commit never came). Once dead, its plugin
+        errors are expected, so they are isolated from then on, not re-raised; ``used`` on the
+        returned breaker counts the commits it let through."""
+        dispatcher = self.app.dispatcher
+        breaker = CommitBreaker(after_commits, on_trip=lambda: setattr(dispatcher, "strict",
+                                                                       False))
         self.app.ledger.set_commit_barrier(breaker)
         sa_event.listen(self.app.engine.sync_engine, "commit", breaker)
         self.transport.silenced = lambda: breaker.tripped
-        self.app.dispatcher.strict = False
         self.breaker = breaker
         return breaker
 
@@ -249,7 +274,7 @@ class AppHarness:
         """Stop this app and start a new one on the same database file and clock (after
         :meth:`arm_crash`: the old process dies instead of stopping cleanly)."""
         if self.breaker is not None:
-            self.breaker.tripped = True  # nothing of the shutdown reaches the database or room
+            self.breaker.trip()  # nothing of the shutdown reaches the database or room
         await self.app.stop()
         self.breaker = None
         self.transport.silenced = lambda: False

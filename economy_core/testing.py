@@ -328,6 +328,16 @@ async def make_app(tmp_path: Path, fake_clock: FakeClock) -> AsyncIterator[MakeA
 
 # -- end to end ----------------------------------------------------------------------------------
 
+async def _until_seeded(app: EconomyApp, channel: str) -> None:
+    """Wait until the app's bus is connected and its room snapshot fully handled: the room is
+    marked seeded as the snapshot arrives, and every plugin has had it once the bus drained."""
+    bus = app._bus
+    assert bus is not None
+    await bus.wait_connected(10.0)
+    await wait_until(lambda: app.rooms[channel].seeded, 10.0)
+    await asyncio.wait_for(bus.drain(), 10.0)
+
+
 @attrs.define
 class E2E:
     """A real nats-server, the app on its real bus, and the robot stand-in."""
@@ -357,8 +367,7 @@ class E2E:
         self.app = EconomyApp(old.config, old.plugin_infos, clock=old.clock,
                               strict_hooks=True)
         await self.app.start()
-        await self.app._bus.wait_connected(10.0)
-        await wait_until(lambda: self.app.rooms[self.channel].seeded, 10.0)
+        await _until_seeded(self.app, self.channel)
 
 
 @pytest.fixture
@@ -399,9 +408,7 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
         await app.start()
         env = E2E(app, robot, nats, channel)
         started.append(env)
-        bus = app._bus
-        await bus.wait_connected(10.0)
-        await wait_until(lambda: app.rooms[channel].seeded, 10.0)
+        await _until_seeded(app, channel)
         return env
 
     yield factory

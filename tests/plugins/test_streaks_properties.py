@@ -116,6 +116,8 @@ async def run_plan(app: AppHarness, days: list[Any], tz: ZoneInfo) -> AppHarness
             if app.breaker is not None and app.breaker.tripped:
                 event("killed at a commit")
                 app = await restart()
+    if app.breaker is not None:  # a kill still pending happens now; the supervisor restarts
+        app = await restart()
     # let the last day be checked, and yesterday be caught up after the next midnight
     await app.advance(minutes=2)
     local = app.clock.now().astimezone(tz)

@@ -102,7 +102,7 @@ channels = [ {{ domain = "cytu.be", channel = "{CHANNEL}" }} ]
 database = {{ url = "sqlite+aiosqlite:///{tmp / 'bench.db'}" }}
 metrics = {{ port = {metrics_port} }}
 bot = {{ username = "ZCoinBot" }}
-outbox = {{ min_gap_seconds = 0.0, merge_window_seconds = 0.0 }}
+outbox = {{ merge_window_seconds = 0.0 }}
 commands = {{ rate_limit_per_minute = 100000 }}
 
 [plugins]

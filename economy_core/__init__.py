@@ -1,1 +1,71 @@
-"""cytube-economy: the kernel (config, ledger, clock, bus, router, plugin manager, metrics)."""
+"""cytube-economy: the kernel (config, ledger, clock, bus, router, plugin manager, metrics).
+
+Everything a plugin author needs is importable from here, and only from here::
+
+    from economy_core import Contract, PluginContext, PostingType, command, hookimpl, setting
+
+What this module does not re-export is the core's own business (its services' life cycles, the
+app, the bus); the test kit lives in :mod:`economy_core.testing` (a pytest plugin).
+"""
+
+from . import hookspecs
+from .commands import (
+    MAX_AMOUNT,
+    Amount,
+    ArgumentError,
+    Ask,
+    CommandCall,
+    Rest,
+    Username,
+    command,
+    shown,
+)
+from .config import setting
+from .context import CapabilityError, PluginContext
+from .contract import MODERATION, Catalogue, Contract, Counter, PostingType
+from .db import NAMING, UtcDateTime, chunks
+from .endpoints import ApiError, ApiRequest, endpoint
+from .events import (
+    ChatMessage,
+    MediaChanged,
+    PrivateMessage,
+    RelayedChat,
+    RoomSnapshot,
+    RoomUser,
+    UserArrived,
+    UserJoined,
+    UserLeft,
+    user_key,
+)
+from .hookspecs import hookimpl, hookspec
+from .hooktypes import AwardRequest, CliCommand, Multiplier, ProfileField
+from .ledger import (
+    ESCROW_CLOSED,
+    INSUFFICIENT_FUNDS,
+    WITHHELD,
+    Award,
+    Escrow,
+    Kind,
+    LedgerTx,
+    LedgerView,
+    Posting,
+    TxResult,
+)
+from .robot_api import MediaResult, RankResult
+from .scheduler import Job
+from .storage import PluginConnection, PluginDatabase, Schema, inserted_id
+from .text import render, template_validator
+from .triggers import Cap, ChatContext, EarningTrigger, PlayingMedia, TriggerHit
+
+__all__ = [
+    "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING", "WITHHELD",
+    "Amount", "ApiError", "ApiRequest", "ArgumentError", "Ask", "Award", "AwardRequest", "Cap",
+    "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
+    "Contract", "Counter", "EarningTrigger", "Escrow", "Job", "Kind", "LedgerTx", "LedgerView",
+    "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
+    "PluginContext", "PluginDatabase", "Posting", "PostingType", "PrivateMessage", "ProfileField",
+    "RankResult", "RelayedChat", "Rest", "RoomSnapshot", "RoomUser", "Schema", "TriggerHit",
+    "TxResult", "UserArrived", "UserJoined", "UserLeft", "Username", "UtcDateTime", "chunks",
+    "command", "endpoint", "hookimpl", "hookspec", "hookspecs", "inserted_id", "render", "setting",
+    "shown", "template_validator", "user_key"
+]

@@ -30,17 +30,21 @@ import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .aliases import Aliases
+from .api import ApiServer, database_ping
 from .awards import Awards
 from .clock import Clock, SystemClock
 from .config import AppConfig, ConfigError
 from .context import (
+    IdentityView,
     LiveSettings,
+    Moderation,
     PluginContext,
     PluginHooks,
     PluginMembers,
     PluginOutbox,
     PluginScheduler,
 )
+from .contract import MODERATION, Catalogue, CataloguePolicy, contract_of
 from .core_commands import CoreCommands
 from .db import check_table_prefix, make_engine, migrate
 from .dispatch import Dispatcher
@@ -54,11 +58,13 @@ from .events import (
     UserJoined,
     UserLeft,
 )
+from .hookspecs import PROJECT
 from .identity import Identity
 from .ledger import Ledger, Posting
 from .manager import (
     PluginInfo,
     PluginLoadError,
+    check_plugins,
     installed_entry_points,
     load_app_config,
     new_plugin_manager,
@@ -67,9 +73,11 @@ from .manager import register as register_plugin
 from .members import Members
 from .metrics import Metrics
 from .outbox import Outbox, Transport
+from .robot_api import PluginRobot, RobotTransport
 from .room import Rooms
 from .router import CommandRouter
 from .scheduler import Scheduler
+from .storage import PluginDatabase, schema_of
 
 log = logging.getLogger("economy_core.app")
 
@@ -136,6 +144,7 @@ class EconomyApp:
         self.accumulators: dict[tuple[str, str, str], float] = {}
         self._transport = transport
         self._requester = requester
+        self.robot = PluginRobot(self._robot_transport, lambda ch: self.rooms[ch].bot_rank)
         self._bus: Any = None
         self._natsd: Any = None
         self._commit_queue: asyncio.Queue[Sequence[Posting]] = asyncio.Queue()
@@ -144,6 +153,7 @@ class EconomyApp:
         self._accepting = False
         self._started = False
         self.engine: AsyncEngine
+        self.catalogue: Catalogue
         self.ledger: Ledger
         self.identity: Identity
         self.members: Members
@@ -164,23 +174,37 @@ class EconomyApp:
     async def start(self) -> None:
         """Bring everything up in the documented order; raises on any start-up failure."""
         core = self.core
+        self.catalogue = check_plugins(self.plugin_infos, self.plugin_manager)
         self.engine = make_engine(core.database.url)
         self.ledger = Ledger(self.engine, self.clock, tz=self.tz, on_commit=self._on_commit)
         await self.ledger.start()
         self.identity = Identity(self.engine)
         await self.identity.start()
-        self.members = Members(self.engine, self.clock, lambda: self.core.onboarding)
+        self.members = Members(self.engine, self.clock, lambda: self.core.onboarding,
+                               self.catalogue.exempt_types)
         await self.members.start()
         self.ledger.set_earn_gate(self.members)
+        self.ledger.set_write_policy(CataloguePolicy(self.catalogue))
         self.aliases = Aliases(self.request, self.clock)
         self._commit_task = asyncio.create_task(self._observe_commits(), name="economy-commits")
 
         transport = self._transport if self._transport is not None else await self._make_bus()
+        from .outbox_store import OutboxStore
+        from .ratelimit import Limits
+
+        pacing, antiflood = core.outbox, core.outbox.chat_antiflood
+        outbox_store = OutboxStore(self.engine, self.clock)  # money PMs kept across a restart
+        await outbox_store.start()
         self.outbox = Outbox(
-            transport, min_gap_seconds=core.outbox.min_gap_seconds,
-            max_chars=core.outbox.max_chars,
-            merge_window_seconds=core.outbox.merge_window_seconds,
-            chat_per_minute=core.outbox.chat_per_minute, is_quiet=self.identity.is_quiet,
+            transport, pm_limits=Limits(pacing.pm_burst, pacing.pm_per_second),
+            chat_antiflood=Limits(antiflood.burst, antiflood.per_second,
+                                  antiflood.cooldown_seconds) if antiflood.enabled else None,
+            margin_seconds=pacing.margin_seconds,
+            bot_rank=lambda channel: None,  # unknown for now: antiflood (if on) applies
+            chat_per_minute=pacing.chat_per_minute, max_chars=pacing.max_chars,
+            merge_window_seconds=pacing.merge_window_seconds,
+            shutdown_seconds=pacing.shutdown_seconds, store=outbox_store,
+            is_quiet=self.identity.is_quiet,
             on_depth=lambda n: self.metrics.queue_depth.set({}, n),
             log=logging.getLogger("economy_core.outbox"), clock=self.clock)
         self.router = CommandRouter(
@@ -191,6 +215,13 @@ class EconomyApp:
         self.router.register_plugin("core", CoreCommands(
             self.router, self.identity, self.clock, lambda: self.core.currency,
             lambda: list(self.plugins)))
+        self.api = ApiServer(
+            lambda: self.core.api, channels=lambda: [c.channel for c in self.core.channels],
+            clock=self.clock, database_up=lambda: database_ping(self.engine),
+            bus_up=lambda: self._bus is None or bool(self._bus.connected),
+            on_outcome=lambda command, outcome: self.metrics.api_requests.inc(
+                {"command": command, "outcome": outcome}),
+            log=logging.getLogger("economy_core.api"))
 
         self._block_disabled_plugins()
         for info in self.plugin_infos:
@@ -225,9 +256,16 @@ class EconomyApp:
             bot_username=self.core.bot.username, ignored_users=self.core.ignored_users,
             sink=self.handle_event, clock=self.clock, user=self.core.nats.user or None,
             password=self.core.nats.password or None, log=logging.getLogger("economy_core.bus"))
+        if self.core.api.enabled:
+            self._bus.serve(self.core.api.subject, lambda raw: self.api.handle(raw))
         self._requester = self._requester or self._bus.request
         transport: Transport = self._bus
         return transport
+
+    def _robot_transport(self) -> RobotTransport | None:
+        """Whatever carries commands to the robot: the bus, or a test transport that can."""
+        carrier: Any = self._bus if self._bus is not None else self._transport
+        return carrier if hasattr(carrier, "add_media") else None
 
     def _block_disabled_plugins(self) -> None:
         enabled = {info.name for info in self.plugin_infos}
@@ -239,25 +277,30 @@ class EconomyApp:
         name = info.name
         if name in self.plugins or name == "core":
             raise PluginLoadError(f"plugin name {name!r} is used twice")
-        metadata = getattr(info.cls, "metadata", None)
-        if metadata is not None:
-            check_table_prefix(metadata, f"{name}_")
-            await migrate(self.engine, name, metadata, int(getattr(info.cls, "schema_version", 1)),
-                          getattr(info.cls, "upgrades", None))
+        schema = schema_of(info.cls)
+        if schema is not None:
+            check_table_prefix(schema.metadata, f"{name}_")
+            await migrate(self.engine, name, schema.metadata, schema.version, schema.steps)
         ledger = self.ledger.for_source(name)
+        contract = contract_of(info.cls)
         ctx: PluginContext[Any] = PluginContext(
             name=name, settings=LiveSettings(self.config.plugins.get(name), self.core),
             ledger=ledger,
             awards=Awards(ledger, name, self._collect_multipliers, self.accumulators),
             clock=self.clock, scheduler=PluginScheduler(self.scheduler, name),
-            outbox=PluginOutbox(self.outbox), rooms=self.rooms, identity=self.identity,
-            members=PluginMembers(self.members), aliases=self.aliases, db=self.engine,
+            outbox=PluginOutbox(self.outbox), rooms=self.rooms,
+            identity=IdentityView(self.identity), members=PluginMembers(self.members),
+            aliases=self.aliases, db=PluginDatabase(self.engine, name),
             log=logging.getLogger(f"economy_plugins.{name}"),
             metrics=self.metrics.for_plugin(name), format_amount=self.format_amount,
-            request=self.request, hooks=PluginHooks(self.dispatcher))
+            request=self.request, hooks=PluginHooks(self.dispatcher, PROJECT),
+            catalogue=self.catalogue, robot=self.robot,
+            moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
+                        else None))
         instance = info.cls(ctx)
         register_plugin(self.plugin_manager, name, instance)
         self.router.register_plugin(name, instance)
+        self.api.register_plugin(name, instance)
         self.plugins[name] = LoadedPlugin(info, instance, ctx)
 
     @property
@@ -279,6 +322,9 @@ class EconomyApp:
                          if getattr(new.core, name) != getattr(self.core, name)]
         if new.enabled != self.config.enabled:
             needs_restart.append("plugins.enabled")
+        for key in ("enabled", "subject"):  # the API's subscription is made at start
+            if getattr(new.core.api, key) != getattr(self.core.api, key):
+                needs_restart.append(f"api.{key}")
         if needs_restart:
             return needs_restart
         self.config, self.core = new, new.core
@@ -434,12 +480,11 @@ class EconomyApp:
         await self.dispatcher.broadcast("economy_shutdown", reverse=True)
         for name in reversed(list(self.plugins)):
             self.scheduler.cancel_owner(name)
-        try:
-            await self.settle()
+        try:  # commit observers may still queue messages
+            await asyncio.wait_for(self._commit_queue.join(), 10.0)
         except TimeoutError:
-            log.warning("shutdown: outbox not empty after 10 s; %d message(s) dropped",
-                        self.outbox.depth())
-        await self.outbox.close()
+            log.warning("shutdown: commit observers still busy after 10 s")
+        await self.outbox.close()  # sends for outbox.shutdown_seconds; keeps unsent money PMs
         if self._commit_task is not None:
             self._commit_task.cancel()
         await self.ledger.close()

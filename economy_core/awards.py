@@ -18,7 +18,7 @@ import attrs
 
 from .events import user_key
 from .hooktypes import AwardRequest, Multiplier
-from .ledger import Award, Kind, Ledger
+from .ledger import Award, Kind, LedgerView
 
 MAX_FACTOR = 50.0
 
@@ -37,7 +37,7 @@ class Paid:
 class Awards:
     """Pays activity earnings for one plugin (``source``); see the module docstring."""
 
-    def __init__(self, ledger: Ledger, source: str, collect: CollectMultipliers,
+    def __init__(self, ledger: LedgerView, source: str, collect: CollectMultipliers,
                  accumulators: dict[tuple[str, str, str], float]) -> None:
         self._ledger = ledger
         self._source = source

@@ -13,7 +13,10 @@ It only translates and sends (no business logic). The one door for inbound event
 - queues events and hands them to ``sink`` one at a time, in arrival order (kryten-py runs
   handlers as concurrent tasks; each handler only appends to the queue, synchronously);
 - seeds the room from the robot's KV userlist after connecting and whenever the robot announces
-  a restart (``kryten.lifecycle.robot.startup``), and re-announces our own service then.
+  a restart (``kryten.lifecycle.robot.startup``), and re-announces our own service then;
+- answers request-reply subjects registered with :meth:`KrytenBus.serve` (the economy's API): each
+  request is handled in its own task, never through the event queue, so replies go out while
+  events are being handled; a message without a reply subject is ignored.
 
 NATS absent at start: one clear log line, then retries every ``retry_seconds``. NATS restarting
 mid-run: kryten-py (nats-py) reconnects; sends in the gap raise, and the outbox retries them.
@@ -24,17 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .clock import Clock
 from .events import (
     AfkChanged,
+    BotRankChanged,
     ChatMessage,
     Event,
     MediaChanged,
@@ -49,13 +54,28 @@ from .events import (
 )
 
 Sink = Callable[[Event], Awaitable[Any]]
+Responder = Callable[[bytes], Awaitable[dict[str, Any]]]
+"""Answers one request's raw bytes with the reply to send back (JSON-encoded by the bus)."""
 
 ROBOT_STARTUP = "kryten.lifecycle.robot.startup"
 ROBOT_COMMANDS = "kryten.robot.command"
 ROBOT_WAIT_SECONDS = 10
+MAX_REQUESTS_IN_FLIGHT = 64
+"""Requests on served subjects handled at once; more wait for a free slot."""
 REPLAY_SLACK = timedelta(seconds=2)
 _LINK = re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>.*?</a>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+
+
+def _int(value: Any) -> int | None:
+    """A rank from the wire (an int, or digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def clean_text(text: str) -> str:
@@ -103,6 +123,10 @@ class KrytenBus:
         self._seen_chat: deque[tuple[str, str, str]] = deque(maxlen=200)
         self._own_lines: deque[tuple[str, str, float]] = deque(maxlen=OWN_LINES_KEPT)
         """(channel, comparable text, monotonic time) of chat lines we sent recently."""
+        self._served: list[tuple[str, Responder]] = []
+        self._served_subs: list[Any] = []
+        self._requests: set[asyncio.Task[None]] = set()
+        self._request_slots = asyncio.Semaphore(MAX_REQUESTS_IN_FLIGHT)
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -175,6 +199,9 @@ class KrytenBus:
                 continue
             self._client = client
             await client.subscribe(ROBOT_STARTUP, self._on_robot_startup)
+            for subject, responder in self._served:  # nats-py re-subscribes after a reconnect
+                self._served_subs.append(
+                    await client.subscribe(subject, self._request_handler(subject, responder)))
             self._connected.set()
             self._log.info("connected to NATS at %s", ", ".join(self.servers))
             await self.seed_rooms()
@@ -260,10 +287,14 @@ class KrytenBus:
                                   channel)
                 continue
             room = []
+            bot_rank: int | None = None
             for entry in users:
                 if not isinstance(entry, dict) or not entry.get("name"):
                     continue
                 name = str(entry["name"])
+                if user_key(name) == self.bot_key:
+                    bot_rank = _int(entry.get("rank"))
+                    continue
                 if self._dropped_user(name):
                     continue
                 meta = entry.get("meta")
@@ -271,7 +302,7 @@ class KrytenBus:
                 room.append(RoomUser(name, int(entry.get("rank", 0) or 0),
                                      bool(meta.get("afk", False))))
             self._put(RoomSnapshot(channel, tuple(room), self._clock.now(),
-                                   await self._emotes(channel)))
+                                   await self._emotes(channel), bot_rank))
 
     async def _emotes(self, channel: str) -> tuple[str, ...] | None:
         """The channel's emote names from the robot's KV (None when unavailable)."""
@@ -285,6 +316,38 @@ class KrytenBus:
             return None
         names = (e.get("name") if isinstance(e, dict) else e for e in emotes)
         return tuple(str(n) for n in names if isinstance(n, str) and n.strip())
+
+    # -- request-reply --------------------------------------------------------------------------
+
+    def serve(self, subject: str, responder: Responder) -> None:
+        """Answer requests on ``subject`` with ``responder`` (register before :meth:`start`; the
+        subscription is made as soon as the connection is)."""
+        self._served.append((subject, responder))
+
+    def _request_handler(self, subject: str,
+                         responder: Responder) -> Callable[[Any], Awaitable[None]]:
+        async def on_request(msg: Any) -> None:
+            reply_to = getattr(msg, "reply", "") or ""
+            if not reply_to or self._paused:
+                return
+            task = asyncio.create_task(self._answer(subject, responder, bytes(msg.data),
+                                                    reply_to), name=f"bus-request {subject}")
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+
+        return on_request
+
+    async def _answer(self, subject: str, responder: Responder, data: bytes,
+                      reply_to: str) -> None:
+        async with self._request_slots:
+            try:
+                answer = await responder(data)
+                client = self._client
+                if client is None:
+                    return
+                await client.publish(reply_to, json.dumps(answer).encode("utf-8"))
+            except Exception:
+                self._log.exception("answering a request on %s failed", subject)
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -361,9 +424,14 @@ class KrytenBus:
             channel = self._channel(ev)
             payload = getattr(ev, "payload", {}) or {}
             name = str(payload.get("name", ""))
+            if channel is not None and name and user_key(name) == self.bot_key:
+                rank_now = _int(payload.get("rank"))
+                if rank_now is not None:
+                    self._put(BotRankChanged(channel, rank_now, self._clock.now()))
+                return
             if channel is None or self._dropped_user(name):
                 return
-            self._put(RankChanged(channel, name, int(payload.get("rank", 0) or 0),
+            self._put(RankChanged(channel, name, _int(payload.get("rank")) or 0,
                                   self._clock.now()))
 
         async def afk(ev: Any) -> None:
@@ -419,6 +487,26 @@ class KrytenBus:
                 return True
         return False
 
+    async def add_media(self, channel: str, media_type: str, media_id: str, *, position: str,
+                        temp: bool, timeout: float) -> Mapping[str, Any]:
+        """Ask the robot to queue an item; returns its answer (see
+        :func:`economy_core.robot_api.media_result`). TimeoutError when it stays silent."""
+        from nats.errors import NoRespondersError
+
+        client = self._require()
+        try:
+            answer: Mapping[str, Any] = await client.add_media(
+                channel, media_type, media_id, position=position, temp=temp,
+                domain=self.channels.get(channel), timeout=timeout)
+        except NoRespondersError:
+            raise ConnectionError("no robot is listening for commands") from None
+        return answer
+
+    async def set_channel_rank(self, channel: str, username: str, rank: int) -> None:
+        """Ask the robot to set a user's channel rank (CyTube confirms nothing)."""
+        client = self._require()
+        await client.set_channel_rank(channel, username, rank, domain=self.channels.get(channel))
+
     async def request(self, subject: str, payload: dict[str, Any],
                       timeout: float) -> dict[str, Any]:
         client = self._require()
@@ -428,8 +516,14 @@ class KrytenBus:
     # -- shutdown -------------------------------------------------------------------------------
 
     async def pause(self) -> None:
-        """Stop taking events (sends still work, for the final outbox flush)."""
+        """Stop taking events and requests (sends still work, for the final outbox flush)."""
         self._paused = True
+        for sub in self._served_subs:  # callers get "no responders" at once, not a timeout
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:
+                self._log.debug("unsubscribe: %s", exc)
+        self._served_subs.clear()
         while not self._queue.empty():
             self._queue.get_nowait()
             self._queue.task_done()
@@ -444,6 +538,10 @@ class KrytenBus:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks.clear()
+        requests = list(self._requests)
+        for request in requests:
+            request.cancel()
+        await asyncio.gather(*requests, return_exceptions=True)
         if self._client is not None:
             try:
                 await self._client.disconnect()

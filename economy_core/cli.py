@@ -207,28 +207,62 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .commands import COMMAND_ATTR, CommandSpec
-    from .manager import hook_names, new_plugin_manager, register
+    """Every installed plugin with what it declares (its contract) and the hooks it implements;
+    then whether the enabled ones fit together."""
+    from .contract import contract_of, declared_commands, publish_hookspecs
+    from .endpoints import declared_endpoints
+    from .hookspecs import PROJECT
+    from .manager import check_plugins, hook_names, new_plugin_manager, register
 
     path = config_path(args.config)
     enabled: set[str] = set()
+    problem = ""
     try:
         config, _ = load_app_config(path)
         enabled = set(config.enabled)
     except (ConfigError, PluginLoadError) as exc:
-        print(f"(config {path} not usable: {str(exc).splitlines()[0]})")
+        problem = str(exc)
+        print(f"(config {path} not usable: {problem.splitlines()[0]})")
+    infos = installed_plugins()
     pm = new_plugin_manager()
-    for info in installed_plugins():
+    published: dict[str, list[str]] = {}
+    taken: dict[str, str] = {}
+    for info in infos:  # publish every plugin's hook specs, so any implementation registers
+        try:
+            names = publish_hookspecs(info.cls, pm, PROJECT, taken)
+        except Exception as exc:  # shown below as that plugin's problem
+            names = [f"(not published: {exc})"]
+        taken.update({name: info.name for name in names})
+        published[info.name] = names
+    for info in infos:
         state = "enabled" if info.name in enabled else "installed"
         print(f"{info.name} {info.version} [{state}] {info.cls.__module__}.{info.cls.__qualname__}")
-        specs: list[CommandSpec] = [getattr(m, COMMAND_ATTR) for m in vars(info.cls).values()
-                                    if hasattr(m, COMMAND_ATTR)]
-        for spec in sorted(specs, key=lambda s: s.name):
+        contract = contract_of(info.cls)
+        if contract.requires:
+            print(f"    requires: {', '.join(contract.requires)}")
+        for t in contract.posting_types:
+            exempt = ", onboarding-exempt" if t.onboarding_exempt else ""
+            print(f"    posting type {t.name} ({t.kind}{exempt}): {t.label}")
+        for c in contract.counters:
+            print(f"    daily counter {c.name}: {c.label}")
+        if contract.capabilities:
+            print(f"    capabilities: {', '.join(sorted(contract.capabilities))}")
+        for spec in sorted(declared_commands(info.cls), key=lambda s: s.name):
             tag = " (admin)" if spec.admin else ""
             print(f"    command {spec.name}{tag}: {spec.help}")
-        register(pm, info.name, info.cls)
-        hooks = [h for h in hook_names(pm, info.name) if h != "economy_addhooks"]
-        print(f"    hooks: {', '.join(hooks) or 'none'}")
+        for name in sorted(declared_endpoints(info.cls)):
+            print(f"    endpoint {name}")
+        if published[info.name]:
+            print(f"    publishes hooks: {', '.join(published[info.name])}")
+        try:
+            register(pm, info.name, info.cls)
+            hooks = [h for h in hook_names(pm, info.name) if h != "economy_addhooks"]
+            print(f"    hooks: {', '.join(hooks) or 'none'}")
+        except PluginLoadError as exc:
+            print(f"    hooks: not registrable ({exc})")
+    if enabled and not problem:
+        check_plugins([i for i in infos if i.name in enabled])
+        print(f"enabled plugins fit together: {', '.join(sorted(enabled))}")
     return 0
 
 
@@ -353,7 +387,29 @@ def build_parser(plugin_infos: Sequence[PluginInfo] = ()) -> argparse.ArgumentPa
     ledger_sub.add_parser("verify", help="check every balance against its transactions"
                           ).set_defaults(func=cmd_ledger_verify)
     _add_plugin_commands(sub, [i for i in plugin_infos if i.name not in sub.choices])
+    _accept_common_options(parser)
     return parser
+
+
+COMMON_OPTIONS = ("--config", "--log-level")
+"""Options a user may type before or after the sub-command (``run --config F``)."""
+
+
+def _accept_common_options(parser: argparse.ArgumentParser) -> None:
+    """Let every sub-command (at any depth) take the top-level options too. Their default
+    there is "not given", so a value typed before the sub-command is kept."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in {id(p): p for p in action.choices.values()}.values():
+            taken = {o for a in child._actions for o in a.option_strings}
+            if "--config" not in taken:
+                child.add_argument("--config", default=argparse.SUPPRESS,
+                                   help="config file (also accepted before the sub-command)")
+            if "--log-level" not in taken:
+                child.add_argument("--log-level", default=argparse.SUPPRESS,
+                                   help="DEBUG, INFO, WARNING or ERROR")
+            _accept_common_options(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ The router converts the words after the command name to the annotated types (``i
 ``Username``, ``str`` for one word, ``Rest`` for the rest of the line; ``X | None = None`` makes an
 argument optional). A conversion failure replies with the reason and the generated usage line and
 never runs the command, so nothing can be charged for bad input. A command returns
-``str | list[str] | None``; the core sends the replies.
+``str | list[str] | None``, or an :class:`Ask` when it waits for the user's next PM (pick a
+number, confirm with YES); the core sends the replies.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ Rest = NewType("Rest", str)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")  # CyTube names: ASCII word chars
 _INT_RE = re.compile(r"^[+-]?[0-9]{1,15}$")  # ASCII digits only (int() takes others)
+_LONG_INT_RE = re.compile(r"^[+-]?[0-9]{16,}$")
 
 
 class ArgumentError(ValueError):
@@ -54,6 +56,41 @@ class CommandCall:
     args_text: str
     at: datetime
     is_admin: bool
+
+
+def _yes(text: str) -> bool:
+    return text.strip().casefold() == "yes"
+
+
+@attrs.frozen
+class Ask:
+    """A reply that waits for the user's next PM: a pick from a numbered list, a ``YES``.
+
+    A command (or an earlier answer) returns it instead of plain text. ``text`` is sent now;
+    the router then holds the question for this user for ``timeout_seconds``. The user's next
+    PM, if ``accepts(text)`` is true, goes to ``answer(call, text)`` (its result is replied
+    like a command's and may be another :class:`Ask`). Any other PM drops the question: it is
+    answered with ``on_other`` (e.g. "Cancelled.") when that is set, and is otherwise handled as
+    a command; an unknown command then gets only ``on_other``, not the "unknown command" hint.
+    A question that timed out is dropped silently; a new Ask replaces an older one.
+    :meth:`confirm` builds the usual YES/anything-else question."""
+
+    text: str | Sequence[str]
+    answer: Callable[[CommandCall, str], Awaitable[Any]]
+    accepts: Callable[[str], bool] = _yes
+    timeout_seconds: float = 120.0
+    on_other: str | None = None
+
+    @classmethod
+    def confirm(cls, text: str | Sequence[str],
+                on_yes: Callable[[CommandCall, str], Awaitable[Any]], *,
+                timeout_seconds: float = 120.0, cancelled: str = "Cancelled.") -> Ask:
+        """``YES`` (any case) runs ``on_yes``; anything else replies ``cancelled``."""
+        return cls(text, on_yes, _yes, timeout_seconds, cancelled)
+
+
+CommandResult = str | Sequence[str] | Ask | None
+"""What a command (or an :class:`Ask` answer) returns: replies, a question, or nothing."""
 
 
 @attrs.frozen
@@ -181,6 +218,8 @@ def convert(param: Param, word: str) -> Any:
         return Username(name)
     if param.kind in (int, Amount):
         if not _INT_RE.fullmatch(word):
+            if _LONG_INT_RE.fullmatch(word):
+                raise ArgumentError(f"{param.name}: {shown(word)} is too large")
             raise ArgumentError(f"{param.name}: expected a whole number, got {shown(word)}")
         value = int(word)
         if param.kind is Amount and not 1 <= value <= MAX_AMOUNT:

@@ -1,34 +1,40 @@
 """What a plugin is given: :class:`PluginContext`, and the narrow facades inside it.
 
-A plugin never receives the app or the plugin manager. It gets its own config section, a ledger
-that stamps its name as the source, the award pipeline, the clock, a scheduler whose jobs it owns,
-an outbox that can only send PMs and chat, read access to the rooms, the identity flags, users'
-first-seen times and onboarding standing, alias-aware identity (``aliases.same_person``), the
-database engine (for its own ``<name>_*`` tables), a logger and prefixed metrics.
+A plugin never receives the app, the plugin manager or a service's life cycle. It gets its own
+config section, a ledger view that stamps its name as the source (money moves and reads; writes
+checked against its declared contract), the award pipeline, the clock, a scheduler whose jobs it
+owns, an outbox that can only send PMs and chat, read access to the rooms, read-only identity
+flags (banning is the ``moderation`` capability, granted to plugins that declare it), users'
+first-seen times and onboarding standing, alias-aware identity (``aliases.same_person``), a
+database fenced to its own ``<name>_*`` tables, the read-only catalogue of what every enabled
+plugin declared, a logger and prefixed metrics.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, tzinfo
 from typing import Any, Generic, TypeVar
 
 import attrs
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .aliases import Aliases
 from .awards import Awards
 from .clock import Clock
 from .config import CoreConfig
+from .contract import MODERATION, Catalogue
 from .dispatch import Dispatcher
 from .identity import Identity
-from .ledger import Ledger
+from .ledger import LedgerView
 from .members import Members, Standing
 from .metrics import PluginMetrics
 from .outbox import Outbox
+from .robot_api import PluginRobot
 from .room import Rooms
 from .scheduler import Job, JobFn, Scheduler
+from .storage import PluginDatabase
 
 C = TypeVar("C")
 
@@ -76,26 +82,77 @@ class PluginScheduler:
         return self._scheduler.cron(expression, fn, name=name, owner=self._owner)
 
 
+HookSpec = Callable[..., Any]
+"""A hook spec function (from :mod:`economy_core.hookspecs` or a plugin's published specs)."""
+
+
 class PluginHooks:
     """Asking the other plugins through hooks (the only way plugins meet, besides the ledger).
 
-    ``collect`` gathers the non-None answers of every implementation (lists flattened);
-    ``first`` returns the first non-None answer; ``broadcast`` only tells them. Failures are
-    isolated and counted as usual.
-    """
+    Each method takes the hook's spec function itself (``hookspecs.economy_profile_fields``, or
+    a function of a spec module a plugin publishes), never its name as a string, and checks the
+    keyword arguments against the spec's parameters. ``collect`` gathers the non-None answers of
+    every implementation (lists flattened); ``first`` returns the first non-None answer;
+    ``broadcast`` only tells them. Failures are isolated and counted as usual; a hook nobody
+    implements answers nothing."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, project: str) -> None:
         self._dispatcher = dispatcher
+        self._marker = f"{project}_spec"
 
-    async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        return await self._dispatcher.collect(hook_name, **kwargs)
+    def _name(self, spec: HookSpec, kwargs: dict[str, Any]) -> str:
+        if not callable(spec) or getattr(spec, self._marker, None) is None:
+            raise TypeError(f"{spec!r} is not a hook spec: pass the spec function itself")
+        allowed = set(inspect.signature(spec).parameters)
+        unknown = sorted(set(kwargs) - allowed)
+        if unknown:
+            raise TypeError(f"hook {spec.__name__} takes {', '.join(sorted(allowed)) or 'nothing'}"
+                            f", not {', '.join(unknown)}")
+        return str(spec.__name__)
 
-    async def first(self, hook_name: str, **kwargs: Any) -> Any:
-        return await self._dispatcher.first(hook_name, **kwargs)
+    async def collect(self, spec: HookSpec, **kwargs: Any) -> list[Any]:
+        return await self._dispatcher.collect(self._name(spec, kwargs), **kwargs)
 
-    async def broadcast(self, hook_name: str, **kwargs: Any) -> None:
+    async def first(self, spec: HookSpec, **kwargs: Any) -> Any:
+        return await self._dispatcher.first(self._name(spec, kwargs), **kwargs)
+
+    async def broadcast(self, spec: HookSpec, **kwargs: Any) -> None:
         """Tell every implementation (answers are ignored; failures isolated and counted)."""
-        await self._dispatcher.broadcast(hook_name, **kwargs)
+        await self._dispatcher.broadcast(self._name(spec, kwargs), **kwargs)
+
+
+class IdentityView:
+    """The core's per-user flags, read-only: economy bans and quiet mode."""
+
+    def __init__(self, identity: Identity) -> None:
+        self._identity = identity
+
+    def is_banned(self, channel: str, username: str) -> bool:
+        return self._identity.is_banned(channel, username)
+
+    def is_quiet(self, channel: str, username: str) -> bool:
+        return self._identity.is_quiet(channel, username)
+
+
+class Moderation:
+    """The ``moderation`` capability: banning users from the economy (and lifting bans)."""
+
+    def __init__(self, identity: Identity) -> None:
+        self._identity = identity
+
+    async def ban(self, channel: str, username: str, *, by: str, reason: str,
+                  at: datetime) -> bool:
+        """Ban a user from the economy (balance kept, earns nothing, commands refused);
+        False when already banned."""
+        return await self._identity.ban(channel, username, by=by, reason=reason, at=at)
+
+    async def unban(self, channel: str, username: str) -> bool:
+        """Lift a ban; False when the user was not banned."""
+        return await self._identity.unban(channel, username)
+
+
+class CapabilityError(RuntimeError):
+    """A plugin used a core power its contract does not declare."""
 
 
 class PluginMembers:
@@ -131,21 +188,39 @@ class PluginContext(Generic[C]):
 
     name: str
     settings: LiveSettings[C]
-    ledger: Ledger
+    ledger: LedgerView
     awards: Awards
     clock: Clock
     scheduler: PluginScheduler
     outbox: PluginOutbox
     rooms: Rooms
-    identity: Identity
+    identity: IdentityView
     members: PluginMembers
     aliases: Aliases
-    db: AsyncEngine
+    db: PluginDatabase
     log: logging.Logger
     metrics: PluginMetrics
     format_amount: Callable[[int], str]
     request: Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
     hooks: PluginHooks
+    catalogue: Catalogue
+    """What every enabled plugin declared (read-only): posting-type labels, counters, hooks."""
+    robot: PluginRobot
+    """Room actions through kryten-robot (queue media, set a channel rank), the bot's rank."""
+    _moderation: Moderation | None = None
+
+    @property
+    def moderation(self) -> Moderation:
+        """Ban and unban; only for a plugin whose contract declares the ``moderation``
+        capability (anything else raises :class:`CapabilityError`)."""
+        if self._moderation is None:
+            raise CapabilityError(f"plugin {self.name!r} did not declare the "
+                                  f"{MODERATION!r} capability (Contract.capabilities)")
+        return self._moderation
+
+    def currency_word(self, amount: int) -> str:
+        """The currency's name for ``amount`` of it: singular for 1, else plural."""
+        return self.core.currency.word(amount)
 
     @property
     def config(self) -> C:

@@ -7,7 +7,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from .clock import Clock
-from .commands import CommandCall, command
+from .commands import CommandCall, command, shown
 from .config import CurrencyConfig
 from .identity import Identity
 from .router import CommandRouter
@@ -54,7 +54,7 @@ class CoreCommands:
         if topic:
             cmd = self._router.lookup(topic.lower())
             if cmd is None or (cmd.spec.admin and not call.is_admin):
-                return [f"No command called {topic!r}. PM 'help' for the list."]
+                return [f"No command called {shown(topic)}. PM 'help' for the list."]
             lines = [cmd.usage(), cmd.spec.help]
             if cmd.spec.aliases:
                 lines.append("Also: " + ", ".join(cmd.spec.aliases))

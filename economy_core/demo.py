@@ -246,8 +246,7 @@ def demo_config(base: AppConfig, nats_url: str, db_path: Path, channel: str) -> 
         nats=attrs.evolve(core.nats, servers=[nats_url]),
         channels=[attrs.evolve(core.channels[0], channel=channel)],
         database=attrs.evolve(core.database, url=f"sqlite+aiosqlite:///{db_path}"),
-        metrics=attrs.evolve(core.metrics, port=0),
-        outbox=attrs.evolve(core.outbox, min_gap_seconds=0.05))
+        metrics=attrs.evolve(core.metrics, port=0))
     return attrs.evolve(base, core=core)
 
 

@@ -125,6 +125,15 @@ class RankChanged:
 
 
 @attrs.frozen
+class BotRankChanged:
+    """The bot's own channel rank became known or changed (``setUserRank`` for its name)."""
+
+    channel: str
+    rank: int
+    at: datetime
+
+
+@attrs.frozen
 class AfkChanged:
     """A user went AFK or came back (CyTube ``setAFK``)."""
 
@@ -147,6 +156,8 @@ class RoomSnapshot:
     at: datetime
     emotes: tuple[str, ...] | None = None
     """The channel's emote names, when the robot's state had them (None = unknown)."""
+    bot_rank: int | None = None
+    """The bot's own rank as the robot's userlist shows it (None = not listed)."""
 
 
 Event = (
@@ -157,6 +168,7 @@ Event = (
     | PrivateMessage
     | MediaChanged
     | RankChanged
+    | BotRankChanged
     | AfkChanged
     | RoomSnapshot
 )

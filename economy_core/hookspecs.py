@@ -1,7 +1,9 @@
 """Every hook a plugin may implement. Each docstring is the contract.
 
 Hooks take event data only; services (ledger, clock, outbox, scheduler, db, config) are on the
-plugin's ``self.ctx``. Implementations may be ``async def`` or plain ``def``, and may accept fewer
+plugin's ``self.ctx``. These are the hooks of the core; hooks that only particular plugins share
+are published by the plugin that calls them (``economy_addhooks``) and listed by ``cytube-economy
+plugins``. Implementations may be ``async def`` or plain ``def``, and may accept fewer
 arguments than the spec names. Async hooks are awaited by :mod:`economy_core.dispatch`, never by
 pluggy itself, so none of them uses ``firstresult`` or ``wrapper``; an implementation's exception is
 logged and counted against its plugin and never reaches the other plugins.
@@ -10,7 +12,7 @@ logged and counted against its plugin and never reaches the other plugins.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -20,7 +22,6 @@ from .events import (
     MediaChanged,
     RelayedChat,
     RoomSnapshot,
-    UserArrived,
     UserJoined,
     UserLeft,
 )
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from .commands import CommandCall
     from .hooktypes import AwardRequest, Multiplier, ProfileField
     from .ledger import Posting
-    from .triggers import EarningTrigger
 
 PROJECT = "cytube_economy"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -38,7 +38,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec(historic=True)
 def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
-    """Sync. Lets a plugin publish hook specs of its own for other plugins to implement."""
+    """Sync. A plugin publishes hook specs of its own for other plugins to implement:
+    ``pluginmanager.add_hookspecs(its_spec_module)``. It must be a ``@staticmethod`` on the
+    plugin class: the manager runs it before any plugin is constructed, records which hooks each
+    plugin publishes (one publisher per hook) and refuses a clash. Implementations of a published
+    hook are marked ``@hookimpl(optionalhook=True)``, so a hook whose publisher is switched off
+    is simply never called."""
 
 
 @hookspec
@@ -69,15 +74,6 @@ def economy_room_seeded(snapshot: RoomSnapshot) -> None:
 @hookspec
 def economy_user_joined(event: UserJoined) -> None:
     """Async broadcast. A user entered the room (never the bot or an ignored user)."""
-
-
-@hookspec
-def economy_user_arrived(arrival: UserArrived) -> None:
-    """Async broadcast, sent through ``ctx.hooks.broadcast`` by the plugin that keeps sessions
-    (join debounce, departures, last seen) when a join opens or resumes one: whether it is a
-    genuine arrival and how long the user was away. Plugins that react to arrivals (greetings)
-    use this rather than judging raw joins themselves; with no such plugin enabled, no arrival is
-    ever reported."""
 
 
 @hookspec
@@ -116,15 +112,6 @@ def economy_award_multiplier(award: AwardRequest) -> list[Multiplier] | Multipli
 
 
 @hookspec
-def economy_earning_triggers() -> list[EarningTrigger] | EarningTrigger | None:
-    """Async collect, once at start-up. Extra earning triggers for the chat pipeline (see
-    :mod:`economy_core.triggers`): every public human chat line is offered to each of them, with
-    the channel state from before the line, and their hits are paid like built-in ones (caps,
-    multipliers, accumulators, analytics). Nothing runs them unless a chat pipeline plugin is
-    enabled."""
-
-
-@hookspec
 def economy_before_command(call: CommandCall) -> str | None:
     """Async first. Return a refusal text to stop the command (the text is replied); None lets
     it run. The first non-None answer wins."""
@@ -139,16 +126,6 @@ def economy_profile_fields(channel: str, username: str) -> list[ProfileField] | 
 @hookspec
 def economy_reward_lines(channel: str) -> list[str] | None:
     """Async collect. Human-readable "what earns what" lines for the ``rewards`` command."""
-
-
-@hookspec
-def economy_occasion_started(channel: str, name: str, at: datetime,
-                             reward: int | None) -> None:
-    """Async broadcast, sent by a plugin that runs channel-wide occasions (scheduled or
-    admin-started events) through ``ctx.hooks.broadcast``: ``name`` began at ``at``. Plugins
-    that reward being present at such a moment pay now; ``reward`` is the occasion's own amount
-    for that, None for the rewarding plugin's default. A repeated call for the same (name, at)
-    must pay nothing more."""
 
 
 @hookspec

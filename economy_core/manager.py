@@ -8,8 +8,12 @@ section, its table prefix, its logger and metric prefix. Only enabled entry poin
 A plugin class may declare:
 
 - ``Config``: an attrs class for its ``[plugins.<name>]`` section (omit for none);
-- ``metadata``: a SQLAlchemy ``MetaData`` whose tables are all named ``<name>_*``;
-- ``schema_version`` (default 1) and ``upgrades``: ``{version: fn(sync_connection)}``;
+- ``schema``: a :class:`~economy_core.storage.Schema` (tables named ``<name>_*`` and their
+  upgrade steps);
+- ``contract``: a :class:`~economy_core.contract.Contract` (required plugins, posting types,
+  counters, capabilities), plus ``@command``/``@endpoint`` methods and a static
+  ``economy_addhooks`` publishing hook specs; :func:`check_plugins` checks them all before
+  anything is constructed;
 - ``__init__(self, ctx)``: it receives its :class:`~economy_core.context.PluginContext`.
 """
 
@@ -25,6 +29,7 @@ import pluggy
 
 from . import hookspecs
 from .config import AppConfig, parse_config, read_toml
+from .contract import Catalogue, ContractError, Declared, build_catalogue
 
 ENTRY_POINT_GROUP = "cytube_economy.plugins"
 
@@ -111,6 +116,27 @@ def hook_names(pm: pluggy.PluginManager, name: str) -> list[str]:
     return sorted(c.name for c in callers)
 
 
+def check_plugins(infos: Sequence[PluginInfo],
+                  pm: pluggy.PluginManager | None = None) -> Catalogue:
+    """Check the enabled plugins' declarations against each other and the core's (see
+    :func:`economy_core.contract.build_catalogue`), publishing their hook specs on ``pm`` (a
+    scratch manager when None); raises :class:`PluginLoadError` naming both sides of every
+    clash."""
+    from .contract import declared_commands
+    from .core_commands import CoreCommands
+    from .endpoints import CORE_ENDPOINTS
+
+    core_words = [w for spec in declared_commands(CoreCommands)
+                  for w in (spec.name, *spec.aliases)]
+    try:
+        return build_catalogue([Declared(i.name, i.cls, i.version) for i in infos],
+                               pm if pm is not None else new_plugin_manager(),
+                               hookspecs.PROJECT, core_commands=core_words,
+                               core_endpoints=CORE_ENDPOINTS)
+    except ContractError as exc:
+        raise PluginLoadError(str(exc)) from exc
+
+
 def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
     """Read and validate the config; load only the enabled plugins' classes.
 
@@ -125,4 +151,6 @@ def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
     schemas: dict[str, type | None] = {name: None for name in available}
     schemas.update({i.name: i.config_class for i in infos})
     config = parse_config(data, schemas=schemas, source=str(path))
-    return config, [i for i in infos if i.name in config.enabled]
+    enabled = [i for i in infos if i.name in config.enabled]
+    check_plugins(enabled)
+    return config, enabled

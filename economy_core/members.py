@@ -74,10 +74,14 @@ class Members:
     """First-seen times, message counts and the onboarding gate; :meth:`start` before use."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock,
-                 config: Callable[[], OnboardingConfig]) -> None:
+                 config: Callable[[], OnboardingConfig],
+                 exempt_types: Callable[[], frozenset[str]] = frozenset) -> None:
+        """``exempt_types`` gives the earn-class posting types the plugins declared exempt
+        (read at each check, like ``config``)."""
         self._engine = engine
         self._clock = clock
         self._config = config
+        self._exempt = exempt_types
         self._cache: dict[tuple[str, str], _Member] = {}
         self._qualified: set[tuple[str, str]] = set()
 
@@ -150,7 +154,8 @@ class Members:
     def applies(self, type: str) -> bool:
         """True when credits of this earn-class ``type`` pass through the gate now."""
         config = self._config()
-        return config.active and type not in config.exempt_types
+        return (config.active and type not in config.exempt_types
+                and type not in self._exempt())
 
     async def withheld(self, channel: str, usernames: Sequence[str]) -> set[str]:
         """The user keys among ``usernames`` whose earnings are withheld now."""

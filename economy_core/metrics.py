@@ -30,6 +30,8 @@ class Metrics:
                                  registry=r)
         self.handler_errors = Counter("economy_handler_errors_total",
                                       "Plugin hook, command or job failures by plugin", registry=r)
+        self.api_requests = Counter("economy_api_requests_total",
+                                    "Request-reply API calls by command and outcome", registry=r)
         self.queue_depth = Gauge("economy_outbox_depth", "Messages waiting in the outbox",
                                  registry=r)
         self._service: Any = None

@@ -5,7 +5,10 @@ as the robot does: subject ``kryten.events.cytube.<channel>.<eventname>``, envel
 ``{event_name, payload, channel, domain, timestamp, correlation_id}``, chat text HTML-escaped,
 ``time`` in milliseconds. It keeps the KV userlist (``kryten_<channel>_userlist``/``users``) the
 bot seeds from, answers ``state.userlist``/``state.user`` requests, and records
-the ``pm`` and ``say`` commands the bot sends (``kryten.robot.command``).
+the ``pm`` and ``say`` commands the bot sends (``kryten.robot.command``). Those pass CyTube's
+limiter first, exactly as CyTube applies it to the bot's account (:mod:`economy_core.ratelimit`:
+one limiter for PMs and chat; chat checked with ``chat_limits``): a message over it is dropped,
+not recorded, and counted in ``dropped``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from .ratelimit import CYTUBE_PM, CyTubeLimiter
 
 COMMAND_SUBJECT = "kryten.robot.command"
 """Where kryten-py sends commands to the robot (``pm``, ``say``) and asks it for state."""
@@ -43,6 +48,13 @@ class RobotStandIn:
         self.sent_pms: list[tuple[str, str]] = []
         self.sent_chat: list[str] = []
         self.commands: list[dict[str, Any]] = []
+        self.limiter = CyTubeLimiter(now_ms=lambda: int(time.monotonic() * 1000))
+        """CyTube's limiter for the bot's account, shared by its PMs and chat (exact)."""
+        self.chat_limits = CYTUBE_PM
+        """What CyTube checks the bot's public chat with (a channel's antiflood params when
+        antiflood is on and the bot is below moderator)."""
+        self.dropped_messages: list[tuple[str, dict[str, Any]]] = []
+        """(command, args) of each message CyTube's limiter dropped (lost, as on CyTube)."""
         self._client: Any = None
         self._arrived = asyncio.Event()
         """Set whenever a command from the bot arrives (waiters wake at once, no polling)."""
@@ -70,14 +82,27 @@ class RobotStandIn:
 
     # -- the robot's side of commands ---------------------------------------------------------
 
+    @property
+    def dropped(self) -> int:
+        """Messages of the bot (PMs and chat) that CyTube's limiter would have dropped."""
+        return self.limiter.dropped
+
     async def _on_command(self, msg: Any) -> None:
+        arrived_ms = int(time.monotonic() * 1000)  # as CyTube's Date.now() on arrival
         data = json.loads(msg.data.decode("utf-8"))
         self.commands.append(data)
         self._arrived.set()
         args = data.get("args", {})
-        if data.get("command") == "pm":
+        command = data.get("command")
+        if command in ("pm", "say"):
+            limits = CYTUBE_PM if command == "pm" else self.chat_limits
+            if self.limiter.throttle(limits, arrived_ms):  # CyTube drops it, silently
+                self.dropped_messages.append((str(command), args))
+                self._arrived.set()
+                return
+        if command == "pm":
             self.sent_pms.append((str(args.get("to", "")), str(args.get("msg", ""))))
-        elif data.get("command") == "say":
+        elif command == "say":
             self.sent_chat.append(str(args.get("message", "")))
         elif msg.reply:
             answer = await self._on_state({**args, **data})

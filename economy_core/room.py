@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from .events import (
     AfkChanged,
+    BotRankChanged,
     Event,
     RankChanged,
     RoomSnapshot,
@@ -31,6 +32,9 @@ class Room:
         """True once a room snapshot arrived (the occupants are known, not guessed)."""
         self.emotes: frozenset[str] = frozenset()
         """The channel's emote names (from the robot's state; empty until known)."""
+        self.bot_rank: int | None = None
+        """The bot's own channel rank (None until the robot's userlist or a ``setUserRank``
+        for the bot told it)."""
 
     def apply(self, event: Event) -> None:
         """Update the occupants from one inbound event (other event types are ignored)."""
@@ -41,6 +45,10 @@ class Room:
                 self.emotes = frozenset(event.emotes)
             for u in event.users:
                 self._ranks[user_key(u.username)] = u.rank
+            if event.bot_rank is not None:
+                self.bot_rank = event.bot_rank
+        elif isinstance(event, BotRankChanged):
+            self.bot_rank = event.rank
         elif isinstance(event, UserJoined):
             key = user_key(event.username)
             rank = max(event.rank, self._ranks.get(key, 0))

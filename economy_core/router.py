@@ -1,11 +1,14 @@
 """The PM router: from a private message to a command's replies.
 
 Order of checks for every PM (SPEC §2.5): empty → ignored; over-long → refused; per-user sliding
-60 s rate limit (excess → "slow down", not run); first word lower-cased is the command, the rest its
-arguments; unknown → hint at ``help``; admin gate (CyTube rank ≥ ``owner_level``); economy ban gate
-(banned users keep only admin commands they are entitled to); ``economy_before_command`` refusals;
-argument conversion (bad → reason + usage, not run); run. A command that raises is logged and the
-user gets a short apology; the bot keeps running.
+60 s rate limit (excess → "slow down", not run); a question the user was asked (an
+:class:`~economy_core.commands.Ask`: pick a number, confirm with YES) takes the PM if it is an
+answer, else the question is dropped; first word lower-cased is the command, the rest its
+arguments (words are separated by any whitespace); unknown → hint at ``help``; admin gate
+(CyTube rank ≥ ``owner_level``); economy ban gate (banned users keep only admin commands they are
+entitled to); ``economy_before_command`` refusals; argument conversion (bad → reason + usage, not
+run); run. A command that raises is logged and the user gets a short apology; the bot keeps
+running.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+import attrs
 
 from .commands import (
     COMMAND_ATTR,
     ArgumentError,
+    Ask,
     BoundCommand,
     CommandCall,
     bind,
@@ -38,6 +44,15 @@ class DuplicateCommandError(RuntimeError):
     """Two plugins declared the same command name or alias."""
 
 
+@attrs.frozen
+class _Pending:
+    """A question waiting for one user's next PM."""
+
+    ask: Ask
+    command: BoundCommand
+    expires: datetime
+
+
 class CommandRouter:
     """Holds every registered command and answers PMs; see the module docstring."""
 
@@ -54,6 +69,7 @@ class CommandRouter:
         self._commands: dict[str, BoundCommand] = {}
         self._aliases: dict[str, str] = {}
         self._recent: dict[tuple[str, str], deque[Any]] = defaultdict(deque)
+        self._pending: dict[tuple[str, str], _Pending] = {}
 
     # -- registration -------------------------------------------------------------------------
 
@@ -122,12 +138,27 @@ class CommandRouter:
             self._outcome("any", "too_long")
             return [f"That message is too long ({len(text):,} characters); commands are short, "
                     "try 'help'."]
-        word, _, args_text = text.partition(" ")
-        word = word.lower()
+        key = (pm.channel, user_key(pm.username))
+        pending = self._pending.pop(key, None)
+        prefix: list[str] = []
+        if pending is not None and pm.at < pending.expires:
+            if pending.ask.accepts(text):
+                return await self._answer(pm, pending, text)
+            if pending.ask.on_other:
+                prefix = [pending.ask.on_other]
+        parts = text.split(None, 1)
+        word = parts[0].lower()
+        args_text = parts[1] if len(parts) > 1 else ""
         cmd = self.lookup(word)
         if cmd is None:
+            if prefix:
+                return prefix
             self._outcome("unknown", "unknown")
             return [f"❓ Unknown command {shown(word)}. PM 'help' for the list."]
+        return prefix + await self._dispatch(pm, cmd, args_text)
+
+    async def _dispatch(self, pm: PrivateMessage, cmd: BoundCommand,
+                        args_text: str) -> list[str]:
         name = cmd.spec.name
         is_admin = pm.rank >= self.owner_level
         if cmd.spec.admin and not is_admin:
@@ -150,8 +181,25 @@ class CommandRouter:
         except ArgumentError as exc:
             self._outcome(name, "bad_arguments")
             return [f"{exc}\n{cmd.usage()}"]
+        return await self._run(pm, cmd, call, lambda: cmd.fn(call, **kwargs))
+
+    async def _answer(self, pm: PrivateMessage, pending: _Pending, text: str) -> list[str]:
+        """The user's next PM answers the question they were asked."""
+        cmd = pending.command
+        if self._is_banned(pm.channel, pm.username) and not (
+                cmd.spec.admin and pm.rank >= self.owner_level):
+            self._outcome(cmd.spec.name, "banned")
+            return ["⛔ Your economy access is suspended."]
+        call = CommandCall(pm.channel, pm.username, pm.rank, cmd.spec.name, text, pm.at,
+                           pm.rank >= self.owner_level)
+        return await self._run(pm, cmd, call, lambda: pending.ask.answer(call, text))
+
+    async def _run(self, pm: PrivateMessage, cmd: BoundCommand, call: CommandCall,
+                   invoke: Callable[[], Awaitable[Any]]) -> list[str]:
+        """Run a command (or an answer to its question) and turn its result into replies."""
+        name = cmd.spec.name
         try:
-            result = await cmd.fn(call, **kwargs)
+            result = await invoke()
         except ArgumentError as exc:  # a value the command itself found out of range
             self._outcome(name, "bad_arguments")
             return [f"{exc}\n{cmd.usage()}"]
@@ -161,6 +209,10 @@ class CommandRouter:
             return ["❌ Something went wrong with that command. It has been logged; "
                     "please try again later."]
         self._outcome(name, "ok")
+        if isinstance(result, Ask):
+            self._pending[(pm.channel, user_key(pm.username))] = _Pending(
+                result, cmd, pm.at + timedelta(seconds=result.timeout_seconds))
+            result = result.text
         if result is None:
             return []
         return [result] if isinstance(result, str) else [r for r in result if r]

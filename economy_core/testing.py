@@ -42,6 +42,7 @@ from .app import EconomyApp
 from .clock import Clock, FakeClock
 from .config import AppConfig, parse_config
 from .events import (
+    BotRankChanged,
     ChatMessage,
     MediaChanged,
     PrivateMessage,
@@ -65,13 +66,52 @@ class Sent:
     text: str
 
 
+@attrs.frozen
+class RobotCall:
+    """A room action the app asked the robot for (``add_media`` or ``set_channel_rank``)."""
+
+    command: str
+    channel: str
+    args: Mapping[str, Any]
+
+
 class RecordingTransport:
     """A transport that records every PM and chat line instead of sending them (nothing while
-    ``silenced()`` is true: a dead process sends nothing)."""
+    ``silenced()`` is true: a dead process sends nothing), and plays the robot's side of
+    ``add_media`` and ``set_channel_rank``: each call is recorded in ``robot_calls``; what
+    ``add_media`` answers is ``media_answer`` — "queued" (a fresh playlist uid), "refused"
+    (``media_error``), "unconfirmed", "silent" (TimeoutError) or "down" (ConnectionError)."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.silenced: Callable[[], bool] = lambda: False
+        self.robot_calls: list[RobotCall] = []
+        self.media_answer = "queued"
+        self.media_error = "This item is already on the playlist"
+        self._next_uid = 100
+
+    async def add_media(self, channel: str, media_type: str, media_id: str, *, position: str,
+                        temp: bool, timeout: float) -> Mapping[str, Any]:
+        if self.media_answer == "down" or self.silenced():
+            raise ConnectionError("not connected to NATS")
+        self.robot_calls.append(RobotCall("addvideo", channel, {
+            "type": media_type, "id": media_id, "pos": position, "temp": temp}))
+        if self.media_answer == "silent":
+            raise TimeoutError("NATS request timeout on kryten.robot.command")
+        if self.media_answer == "refused":
+            data: dict[str, Any] = {"success": False, "error": self.media_error}
+        elif self.media_answer == "unconfirmed":
+            data = {"success": True, "uid": None}
+        else:
+            self._next_uid += 1
+            data = {"success": True, "uid": self._next_uid}
+        return {"service": "robot", "command": "addvideo", "success": True, "data": data}
+
+    async def set_channel_rank(self, channel: str, username: str, rank: int) -> None:
+        if self.silenced():
+            raise ConnectionError("not connected to NATS")
+        self.robot_calls.append(RobotCall("setChannelRank", channel,
+                                          {"username": username, "rank": rank}))
 
     async def send_pm(self, channel: str, username: str, text: str) -> None:
         if not self.silenced():
@@ -146,6 +186,16 @@ def resolve_plugins(plugins: Iterable[str | type]) -> list[PluginInfo]:
     return [by_name[p] if isinstance(p, str) else classes[p] for p in items]
 
 
+def shipped_pacing() -> dict[str, Any]:
+    """The shipped ``[outbox]`` pacing (CyTube's limiter, margin, chat budget): the e2e harness
+    sends at the real pace, over :func:`build_config`'s no-pacing test defaults."""
+    from .config import OutboxConfig
+
+    shipped = OutboxConfig()
+    return {"pm_burst": shipped.pm_burst, "pm_per_second": shipped.pm_per_second,
+            "margin_seconds": shipped.margin_seconds, "chat_per_minute": shipped.chat_per_minute}
+
+
 def build_config(infos: Sequence[PluginInfo], overrides: Mapping[str, Any], *,
                  database_url: str, channel: str = DEFAULT_CHANNEL) -> AppConfig:
     """A validated config for tests: test defaults, then ``overrides``, plugins enabled."""
@@ -153,9 +203,10 @@ def build_config(infos: Sequence[PluginInfo], overrides: Mapping[str, Any], *,
         "channels": [{"domain": "cytu.be", "channel": channel}],
         "database": {"url": database_url},
         "metrics": {"port": 0},
-        # no pacing in behaviour tests: the outbox's own tests cover it (and the chat budget
-        # counts real seconds, which a FakeClock test would otherwise wait out in settle())
-        "outbox": {"min_gap_seconds": 0.0, "merge_window_seconds": 0.0,
+        # no pacing in behaviour tests: the outbox's own tests cover it (CyTube's limiter and
+        # the chat budget count real seconds, which a FakeClock test would otherwise wait out in
+        # settle()); a burst that is never used up and a budget that never folds
+        "outbox": {"pm_burst": 1_000_000, "merge_window_seconds": 0.0,
                    "chat_per_minute": 100_000},
         "plugins": {"enabled": [i.name for i in infos]},
     }
@@ -222,10 +273,16 @@ class AppHarness:
         await self._deliver(MediaChanged(self.channel, media_type, media_id, title, duration_s,
                                          self.clock.now()))
 
-    async def seed(self, users: Iterable[str | RoomUser]) -> None:
-        """The room snapshot at start-up: these users are already present (no arrival pay)."""
+    async def seed(self, users: Iterable[str | RoomUser], *, bot_rank: int | None = None) -> None:
+        """The room snapshot at start-up: these users are already present (no arrival pay);
+        ``bot_rank`` is the bot's own entry in it."""
         room = tuple(u if isinstance(u, RoomUser) else RoomUser(u, 1) for u in users)
-        await self._deliver(RoomSnapshot(self.channel, room, self.clock.now()))
+        await self._deliver(RoomSnapshot(self.channel, room, self.clock.now(),
+                                         bot_rank=bot_rank))
+
+    async def set_bot_rank(self, rank: int) -> None:
+        """CyTube tells the room the bot's channel rank (``setUserRank`` for the bot)."""
+        await self._deliver(BotRankChanged(self.channel, rank, self.clock.now()))
 
     async def advance(self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0,
                       days: float = 0.0) -> None:
@@ -399,7 +456,7 @@ async def economy_e2e(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[E
         infos = resolve_plugins(plugins)
         overrides = merge_config({"nats": {"servers": [nats.url]},
                                   "bot": {"username": "ZCoinBot"},
-                                  "outbox": {"min_gap_seconds": 0.0}}, config or {})
+                                  "outbox": shipped_pacing()}, config or {})
         app_config = build_config(infos, overrides,
                                   database_url=f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
                                   channel=channel)

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import attrs
 
-from economy_core.commands import Amount, CommandCall, Rest, Username, command
-from economy_core.config import setting
-from economy_core.context import PluginContext
-from economy_core.events import user_key
-from economy_core.hookspecs import hookimpl
+from economy_core import (
+    Amount,
+    CommandCall,
+    Contract,
+    Kind,
+    PluginContext,
+    PostingType,
+    Rest,
+    Username,
+    command,
+    hookimpl,
+    setting,
+    user_key,
+)
 
 
 @attrs.frozen
@@ -22,6 +31,12 @@ class Bank:
 
     name = "bank"
     Config = BankConfig
+    contract = Contract(posting_types=(
+        PostingType("bank_grant", "bank grant", Kind.EARN, onboarding_exempt=True),
+        PostingType("bank_tip_sent", "tip sent", Kind.TRANSFER),
+        PostingType("bank_tip_received", "tip received", Kind.TRANSFER),
+        PostingType("bank_stake", "stake", Kind.GAMBLE),
+    ))
 
     def __init__(self, ctx: PluginContext[BankConfig]) -> None:
         self.ctx = ctx
@@ -30,7 +45,7 @@ class Bank:
     @command("grant_me", help="Get some money (tests)")
     async def grant_me(self, call: CommandCall) -> str:
         result = await self.ctx.ledger.credit(call.channel, call.username, self.ctx.config.grant,
-                                              type="admin_grant")
+                                              type="bank_grant")
         return f"granted, balance {result.balance}"
 
     @command("tip", help="Give someone money", aliases=("give",))
@@ -38,7 +53,9 @@ class Bank:
         self.calls.append("tip")
         if user_key(target) == user_key(call.username):
             return "You cannot tip yourself."
-        result = await self.ctx.ledger.transfer(call.channel, call.username, target, amount)
+        result = await self.ctx.ledger.transfer(call.channel, call.username, target, amount,
+                                                send_type="bank_tip_sent",
+                                                receive_type="bank_tip_received")
         if not result.ok:
             return "Insufficient funds."
         return f"tipped {amount}"
@@ -46,7 +63,8 @@ class Bank:
     @command("flip", help="Bet on a coin")
     async def flip(self, call: CommandCall, wager: Amount) -> str:
         self.calls.append("flip")
-        result = await self.ctx.ledger.debit(call.channel, call.username, wager, type="wager")
+        result = await self.ctx.ledger.debit(call.channel, call.username, wager,
+                                             type="bank_stake", kind=Kind.GAMBLE)
         return "lost" if result.ok else "Insufficient funds."
 
     @command("boom", help="Always fails")

@@ -24,6 +24,7 @@ from economy_core.bus import KrytenBus
 from economy_core.clock import SystemClock
 from economy_core.events import (
     AfkChanged,
+    BotRankChanged,
     ChatMessage,
     Event,
     MediaChanged,
@@ -289,7 +290,10 @@ async def test_self_ignored_and_shadow_are_dropped(wire_env: Any) -> None:
     await env.robot.remove_user(BOT)
     await env.robot.set_afk("cytubebot", True)
     await env.chat_marker()
-    assert [type(e).__name__ for e in env.events] == ["RoomSnapshot", "ChatMessage"]
+    # the bot's own rank is noted (it decides what the bot may ask the robot), nothing else
+    assert [type(e).__name__ for e in env.events] == ["RoomSnapshot", "BotRankChanged",
+                                                      "ChatMessage"]
+    assert [e.rank for e in env.of(BotRankChanged)] == [3]
 
 
 async def test_other_lines_from_the_bot_account_are_relayed_chat(wire_env: Any) -> None:

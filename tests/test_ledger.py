@@ -29,6 +29,7 @@ from economy_core.ledger import (
 )
 
 CH = "testchan"
+TIP = {"send_type": "tip_send", "receive_type": "tip_receive"}
 TODAY = date(2026, 3, 3)
 
 
@@ -90,7 +91,7 @@ async def test_debit_and_insufficient_funds_write_nothing(ledger_book: Ledger,
 
 async def test_transfer_moves_both_or_nothing(ledger_book: Ledger) -> None:
     await ledger_book.credit(CH, "Alice", 100)
-    result = await ledger_book.transfer(CH, "alice", "Bob", 40, reason="tip")
+    result = await ledger_book.transfer(CH, "alice", "Bob", 40, reason="tip", **TIP)
     assert result.ok and list(result.balances.items()) == [("alice", 60), ("bob", 40)]
     send, receive = result.postings
     assert (send.amount, send.type, send.related_user, send.kind) == (
@@ -98,11 +99,11 @@ async def test_transfer_moves_both_or_nothing(ledger_book: Ledger) -> None:
     assert (receive.amount, receive.type, receive.related_user) == (40, "tip_receive", "Alice")
     assert send.tx_id == receive.tx_id
     assert [p.id for p in await ledger_book.postings(send.tx_id)] == [send.id, receive.id]
-    short = await ledger_book.transfer(CH, "bob", "alice", 41)
+    short = await ledger_book.transfer(CH, "bob", "alice", 41, **TIP)
     assert (short.ok, short.error, short.balance) == (False, "insufficient_funds", 40)
     assert await ledger_book.balance(CH, "alice") == 60
     with pytest.raises(ValueError, match="same user"):
-        await ledger_book.transfer(CH, "Alice", " alice", 1)
+        await ledger_book.transfer(CH, "Alice", " alice", 1, **TIP)
     bob = await ledger_book.account(CH, "bob")
     assert bob is not None and (bob.lifetime_earned, bob.lifetime_spent) == (0, 0)
     assert await ledger_book.daily(CH, "bob", TODAY) == {}
@@ -155,8 +156,8 @@ async def test_idempotent_replay_moves_nothing(ledger_book: Ledger,
     other = await ledger_book.credit("otherchan", "alice", 100, key="welcome:alice")
     assert not other.replayed
     # Concurrent duplicates: exactly one moves money.
-    results = await asyncio.gather(*(ledger_book.transfer(CH, "alice", "bob", 10, key="tip-1")
-                                     for _ in range(10)))
+    results = await asyncio.gather(*(
+        ledger_book.transfer(CH, "alice", "bob", 10, key="tip-1", **TIP) for _ in range(10)))
     assert sum(not r.replayed for r in results) == 1
     assert await ledger_book.balance(CH, "bob") == 10
     assert await ledger_book.verify() == []
@@ -456,7 +457,7 @@ async def test_counters_follow_the_kind(ledger_book: Ledger) -> None:
     await ledger_book.debit(CH, "alice", 100)                         # spend
     await ledger_book.debit(CH, "alice", 50, type="wager", kind=Kind.GAMBLE)
     await ledger_book.credit(CH, "alice", 80, type="gamble_win", kind=Kind.GAMBLE)
-    await ledger_book.transfer(CH, "alice", "bob", 10)                # transfer: none
+    await ledger_book.transfer(CH, "alice", "bob", 10, **TIP)                # transfer: none
     await ledger_book.debit(CH, "alice", 5, type="decay", kind=Kind.CORRECTION)
     await ledger_book.credit(CH, "alice", 3, type="admin_set_balance", kind=Kind.CORRECTION)
     await ledger_book.debit(CH, "alice", 2, type="odd", kind=Kind.EARN)    # earn(-): none
@@ -540,7 +541,7 @@ async def test_bad_amounts_are_refused_before_the_database(ledger_book: Ledger,
     calls = [
         lambda: ledger_book.credit(CH, "alice", amount),
         lambda: ledger_book.debit(CH, "rich", amount),
-        lambda: ledger_book.transfer(CH, "rich", "alice", amount),
+        lambda: ledger_book.transfer(CH, "rich", "alice", amount, **TIP),
         lambda: ledger_book.escrow(CH, "rich", amount, purpose="x"),
         lambda: ledger_book.credit_many(CH, [Award("alice", 1), Award("bob", amount)]),
     ]
@@ -698,7 +699,7 @@ async def test_on_commit_sees_each_jobs_postings_after_commit(
         with caplog.at_level(logging.ERROR, logger="economy_core.ledger"):
             result = await book.credit(CH, "alice", 5, type="explode")
         assert result.ok and "observer bug" in caplog.text
-        await asyncio.gather(*(book.transfer(CH, "alice", f"b{i}", 1) for i in range(3)))
+        await asyncio.gather(*(book.transfer(CH, "alice", f"b{i}", 1, **TIP) for i in range(3)))
         assert [len(p) for p in seen] == [1, 1, 2, 2, 2]
         assert [p[0].amount for p in seen] == [10, 5, -1, -1, -1]
         assert len(errors) == 5

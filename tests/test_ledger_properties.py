@@ -20,6 +20,8 @@ from economy_core.clock import FakeClock
 from economy_core.db import make_engine
 from economy_core.ledger import Award, Kind, Ledger, TxResult
 
+TIP = {"send_type": "tip_send", "receive_type": "tip_receive"}
+
 USERS = ["ann", "Bob", "cy", "ANN"]  # "ANN" is ann: identity is case-insensitive
 KEYS = [None, None, None, "k1", "k2", "k3"]
 
@@ -71,7 +73,7 @@ async def check_plan(book: Ledger, channel: str, plan: list[list[tuple[Any, ...]
             elif name == "transfer":
                 if op[1].casefold() == op[2].casefold():
                     continue
-                calls.append(book.transfer(channel, op[1], op[2], op[3], key=op[4]))
+                calls.append(book.transfer(channel, op[1], op[2], op[3], key=op[4], **TIP))
             elif name == "escrow":
                 calls.append(book.escrow(channel, op[1], op[2], purpose="game", kind=op[3]))
             elif name == "release" and escrow_ids:

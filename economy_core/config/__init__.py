@@ -31,6 +31,8 @@ from .settings import (
     ENV_VAR,
     SECRET_MASK,
     AdminConfig,
+    ApiClientConfig,
+    ApiConfig,
     AppConfig,
     BotConfig,
     ChannelConfig,
@@ -50,7 +52,8 @@ from .settings import (
 from .structure import structure, unstructure
 
 __all__ = [
-    "DEFAULT_FILE", "ENV_VAR", "SECRET_MASK", "AdminConfig", "AppConfig", "BotConfig",
+    "DEFAULT_FILE", "ENV_VAR", "SECRET_MASK", "AdminConfig", "ApiClientConfig",
+    "ApiConfig", "AppConfig", "BotConfig",
     "ChannelConfig", "ClockConfig", "CommandsConfig", "ConfigError", "CoreConfig",
     "CurrencyConfig", "DatabaseConfig", "LogConfig", "MetricsConfig", "NatsConfig",
     "OnboardingConfig", "OutboxConfig", "config_path", "expand_env", "load_config",

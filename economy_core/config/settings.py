@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,6 +121,10 @@ class CurrencyConfig:
     symbol: str = setting("Z", validator=_not_blank, help="Short symbol shown next to amounts")
     plural: str = setting("Z-Coins", validator=_not_blank, help="The currency's plural name")
 
+    def word(self, amount: int) -> str:
+        """The name for ``amount`` of the currency: singular for 1, else plural."""
+        return self.name if amount == 1 else self.plural
+
 
 @attrs.frozen
 class BotConfig:
@@ -151,17 +156,63 @@ class ClockConfig:
         return ZoneInfo(self.timezone)
 
 
+def _per_second(high: float) -> Callable[[Any, Any, float], None]:
+    def check(_instance: Any, _attribute: Any, value: float) -> None:
+        if not 0 < value <= high:
+            raise ValueError(f"must be > 0 and <= {high}, got {value}")
+    return check
+
+
+@attrs.frozen
+class ChatAntifloodConfig:
+    """The channel's own chat antiflood (CyTube channel options), as CyTube applies it to the
+    bot's public chat while the bot is below moderator (rank 2)."""
+
+    enabled: bool = setting(
+        False, help="The channel has chat antiflood on (CyTube's default is off); it then "
+                    "limits the bot's public chat unless the bot is a moderator or above")
+    burst: int = setting(4, validator=_between(1, 20),
+                         help="The channel's antiflood burst (CyTube default 4, at most 20)")
+    per_second: float = setting(
+        1.0, validator=_per_second(10.0),
+        help="The channel's antiflood sustained rate, lines a second (default 1, at most 10)")
+    cooldown_seconds: float = setting(
+        4.0, validator=_at_least(0.0),
+        help="The channel's antiflood cooldown: silence that restores the burst (default 4)")
+
+
 @attrs.frozen
 class OutboxConfig:
-    min_gap_seconds: float = setting(2.0, validator=_at_least(0.0),
-                                     help="Least time between two outgoing PMs")
+    """Outgoing PMs and chat follow CyTube's own limiter (one budget per channel for the bot's
+    PMs and public chat: a burst, then a sustained rate, the burst back after a cooldown)."""
+
+    pm_burst: int = setting(
+        20, validator=_at_least(1),
+        help="CyTube's limiter: messages the bot may send back to back (PMs, and public chat "
+             "unless the channel's antiflood applies); CyTube's value is 20")
+    pm_per_second: float = setting(
+        10.0, validator=_per_second(1000.0),
+        help="CyTube's limiter: messages a second once the burst is used (CyTube: 10); the "
+             "burst comes back after pm_burst / pm_per_second seconds without a message")
+    margin_seconds: float = setting(
+        0.01, validator=_between(0, 1),
+        help="Safety margin added to every gap and cooldown of the limiter (covers transit "
+             "jitter between the bot and CyTube; a message CyTube refuses is lost)")
+    chat_antiflood: ChatAntifloodConfig = setting(
+        factory=ChatAntifloodConfig, help="The channel's chat antiflood (public chat only)")
+    chat_per_minute: int = setting(
+        10, validator=_at_least(1),
+        help="Politeness budget: most public chat lines per minute per channel; more queued "
+             "lines are folded into one '…and N more' line")
     max_chars: int = setting(240, validator=_at_least(20),
                              help="Longest outgoing message; longer text is split at line breaks")
     merge_window_seconds: float = setting(
         1.0, validator=_at_least(0.0),
         help="Notices to one user queued this close together go out as one PM")
-    chat_per_minute: int = setting(10, validator=_at_least(1),
-                                   help="Most public chat lines per minute")
+    shutdown_seconds: float = setting(
+        1.0, validator=_between(0, 60),
+        help="At shutdown, how long queued messages may still go out; unsent replies and money "
+             "notices are then kept for the next start, other notices and chat dropped")
 
 
 @attrs.frozen
@@ -173,8 +224,9 @@ class OnboardingConfig:
         0, validator=_at_least(0),
         help="Earnings are withheld until a user has sent this many chat lines (0 = off)")
     exempt_types: list[str] = setting(
-        factory=lambda: ["admin_grant", "admin_rain"],
-        help="Earn-class transaction types never withheld (an admin's deliberate awards)")
+        factory=list,
+        help="More earn-class posting types never withheld (besides the types plugins declare "
+             "exempt, such as an admin's deliberate awards)")
 
     @property
     def active(self) -> bool:
@@ -186,6 +238,68 @@ class OnboardingConfig:
 class LogConfig:
     level: str = setting("INFO", validator=_log_level_valid,
                          help="Log level: DEBUG, INFO, WARNING or ERROR")
+
+
+_ENDPOINT_PATTERN = re.compile(r"\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?")
+
+
+def _subject_valid(_instance: Any, _attribute: Any, value: str) -> None:
+    if not value.strip() or any(c.isspace() for c in value) or "*" in value or ">" in value:
+        raise ValueError(f"must be a NATS subject without spaces or wildcards, got {value!r}")
+
+
+def _endpoint_patterns_valid(_instance: Any, _attribute: Any, value: list[str]) -> None:
+    bad = [p for p in value if not _ENDPOINT_PATTERN.fullmatch(p)]
+    if bad:
+        raise ValueError(f"not an endpoint name or pattern: {', '.join(map(repr, bad))} "
+                         "(use exact names such as 'balance.get', a prefix such as "
+                         "'balance.*', or '*' for all)")
+
+
+def _api_clients_valid(_instance: Any, _attribute: Any, value: list[ApiClientConfig]) -> None:
+    names = [c.name for c in value]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"client name listed more than once: {', '.join(twice)}")
+    by_token: dict[str, list[str]] = {}
+    for client in value:
+        by_token.setdefault(client.token, []).append(client.name)
+    shared = [names for names in by_token.values() if len(names) > 1]
+    if shared:  # the token itself is never part of the message
+        raise ValueError("clients share a token (each needs its own): "
+                         + "; ".join(", ".join(names) for names in shared))
+
+
+@attrs.frozen
+class ApiClientConfig:
+    """One caller of the request-reply API."""
+
+    name: str = setting(validator=_not_blank,
+                        help="The client's name (in logs and refusals; never secret)")
+    token: str = setting(validator=_not_blank, secret=True,
+                         help='Its token; take it from the environment: "${ECONOMY_API_TOKEN_WEB}"')
+    endpoints: list[str] = setting(
+        factory=list, validator=_endpoint_patterns_valid,
+        help="Endpoints it may call: exact names ('balance.get'), a prefix ('balance.*') or '*'")
+
+
+@attrs.frozen
+class ApiConfig:
+    """The request-reply API other kryten services call (README: Request-reply API)."""
+
+    enabled: bool = setting(
+        True, help="Answer requests on `subject` (without clients only system.ping and "
+                   "system.health answer); a change needs a restart")
+    subject: str = setting("kryten.economy.command", validator=_subject_valid,
+                           help="NATS subject the API listens on; a change needs a restart")
+    clients: list[ApiClientConfig] = setting(
+        factory=list, validator=_api_clients_valid,
+        help="Callers allowed past system.*, one [[api.clients]] table each (a reload applies "
+             "changes). Keep tokens out of this file:\n"
+             "[[api.clients]]\n"
+             'name = "web"\n'
+             'token = "${ECONOMY_API_TOKEN_WEB}"\n'
+             'endpoints = ["balance.get", "leaderboard.*"]')
 
 
 @attrs.frozen
@@ -207,6 +321,8 @@ class CoreConfig:
     onboarding: OnboardingConfig = setting(
         factory=OnboardingConfig, help="Minimums before new accounts earn (anti-farming)")
     log: LogConfig = setting(factory=LogConfig, help="Logging")
+    api: ApiConfig = setting(
+        factory=ApiConfig, help="Request-reply API for other kryten services (tokens, endpoints)")
     ignored_users: list[str] = setting(
         factory=lambda: ["CyTubeBot", "NepBot"],
         help="Accounts (other bots) that never earn, count as present or get replies")

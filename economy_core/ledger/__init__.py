@@ -73,6 +73,7 @@ from .model import (
     Posting,
     TxResult,
 )
+from .policy import WritePolicy
 from .schema import (
     accounts,
     caps,
@@ -82,13 +83,14 @@ from .schema import (
     ledger_metadata,
     transactions,
 )
-from .service import Ledger
+from .service import Ledger, LedgerView
 from .tx import LedgerTx
 
 __all__ = [
     "DEFAULT_MAX_BATCH", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "LEDGER_COMPONENT",
     "LEDGER_SCHEMA_VERSION", "MAX_AMOUNT", "UNKNOWN_ESCROW", "WITHHELD", "Account", "Award",
     "CapState", "EarnGate", "Escrow", "Holder", "Kind", "Ledger", "LedgerError", "LedgerTx",
-    "Mismatch", "Posting", "TxResult", "accounts", "caps", "check_amount", "daily_counters",
-    "escrows", "idempotency", "ledger_metadata", "transactions",
+    "LedgerView", "Mismatch", "Posting", "TxResult", "WritePolicy", "accounts", "caps",
+    "check_amount", "daily_counters", "escrows", "idempotency", "ledger_metadata",
+    "transactions",
 ]

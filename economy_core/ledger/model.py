@@ -143,6 +143,13 @@ class TxResult:
         """The main user's balance after the operation (for a failed debit: the current one)."""
         return next(iter(self.balances.values()), 0)
 
+    @property
+    def escrow_id(self) -> int:
+        """The id of the escrow this (successful) ``escrow`` call opened."""
+        if self.escrow is None:
+            raise LedgerError(f"no escrow was opened (ok={self.ok}, error={self.error})")
+        return self.escrow.id
+
 
 @attrs.frozen
 class Mismatch:

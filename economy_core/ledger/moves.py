@@ -28,6 +28,7 @@ from .ops import (
     _take_cap_op,
     _transfer_op,
 )
+from .policy import _enforce
 from .work import Op
 
 if TYPE_CHECKING:
@@ -41,6 +42,25 @@ class MoneyMoves(ABC):
     transaction or an open one) is the subclass's :meth:`_run`."""
 
     _shared: _Shared
+    source: str
+
+    def _allowed(self, posting_type: str, kind: Kind) -> None:
+        policy = self._shared.policy
+        if policy is not None:
+            _enforce(policy.check_type(self.source, posting_type, Kind(kind)))
+
+    def _awards_allowed(self, awards: Sequence[Award]) -> None:
+        policy = self._shared.policy
+        if policy is None:
+            return
+        for award_type, award_kind in {(a.type, a.kind) for a in awards
+                                       if isinstance(a, Award)}:  # others: refused by the op
+            _enforce(policy.check_type(self.source, award_type, Kind(award_kind)))
+
+    def _counter_allowed(self, counter: str) -> None:
+        policy = self._shared.policy
+        if policy is not None:
+            _enforce(policy.check_counter(self.source, counter))
 
     @abstractmethod
     async def _run(self, op: Op[T]) -> T:
@@ -56,6 +76,7 @@ class MoneyMoves(ABC):
                      key: str | None = None) -> TxResult:
         """Add ``amount`` to the user's account (created on first need). An earn-class credit
         the earn gate withholds writes nothing: ok=False, error "withheld"."""
+        self._allowed(type, kind)
         if await _withheld_one(self._shared.gate, channel, username, type, kind):
             return TxResult(False, (), {user_key(username): await self.balance(channel, username)},
                             WITHHELD)
@@ -69,17 +90,21 @@ class MoneyMoves(ABC):
                     key: str | None = None) -> TxResult:
         """Debit-or-fail: ok=False "insufficient_funds" (nothing written) when short; the
         result's ``balance`` is then the current balance."""
+        self._allowed(type, kind)
         return await self._run(_debit_op(
             channel, username, amount, type=type, kind=kind, reason=reason,
             trigger_id=trigger_id, related_user=related_user, metadata=metadata, key=key))
 
     async def transfer(self, channel: str, sender: str, recipient: str, amount: int, *,
-                       send_type: str = "tip_send", receive_type: str = "tip_receive",
+                       send_type: str, receive_type: str,
                        kind: Kind = Kind.TRANSFER, reason: str = "",
                        metadata: Mapping[str, Any] | None = None,
                        key: str | None = None) -> TxResult:
         """Sender → recipient, both postings or neither (the sender's debit-or-fail decides);
-        ValueError when they are the same user. Balances: sender first."""
+        ValueError when they are the same user. Balances: sender first. The caller names both
+        posting types (the sender's and the recipient's)."""
+        self._allowed(send_type, kind)
+        self._allowed(receive_type, kind)
         return await self._run(_transfer_op(
             channel, sender, recipient, amount, send_type=send_type, receive_type=receive_type,
             kind=kind, reason=reason, metadata=metadata, key=key))
@@ -89,6 +114,7 @@ class MoneyMoves(ABC):
         """Credit many awards (a user may appear more than once) in one transaction, with bulk
         statements. Balances: each user once, in order of first appearance. Earn-class awards
         the earn gate withholds are left out (all withheld: nothing is written, ok=True)."""
+        self._awards_allowed(awards)
         kept = await _gated(self._shared.gate, channel, awards)
         if awards and not kept:
             return TxResult(True, (), {})
@@ -99,6 +125,7 @@ class MoneyMoves(ABC):
                      metadata: Mapping[str, Any] | None = None,
                      key: str | None = None) -> TxResult:
         """Debit-or-fail into a new open escrow (``result.escrow``)."""
+        self._allowed(type, kind)
         return await self._run(_escrow_op(
             channel, username, amount, purpose=purpose, type=type, kind=kind, reason=reason,
             metadata=metadata, key=key))
@@ -108,6 +135,7 @@ class MoneyMoves(ABC):
         """Claim an open escrow as released (``WHERE status='open'``), then credit ``payouts``
         in its channel, in one transaction. Not open → ok=False "escrow_closed"; no such id →
         "unknown_escrow"; nothing moves then."""
+        self._awards_allowed(payouts)
         return await self._run(_release_op(escrow_id, payouts=payouts, reason=reason, key=key))
 
     async def refund(self, escrow_id: int, *, reason: str = "",
@@ -119,12 +147,14 @@ class MoneyMoves(ABC):
     async def bump_daily(self, channel: str, username: str, day: date, counter: str,
                          by: int = 1) -> int:
         """Add ``by`` to a user's daily counter (created at 0); returns the new value."""
+        self._counter_allowed(counter)
         return await self._run(_bump_daily_op(channel, username, day, counter, by))
 
     async def bump_daily_many(self, channel: str, day: date, counter: str,
                               usernames: Sequence[str], by: int = 1) -> None:
         """Add ``by`` to one daily counter of many users, in one transaction (a name listed
         twice counts twice)."""
+        self._counter_allowed(counter)
         await self._run(_bump_daily_many_op(channel, day, counter, usernames, by))
 
     async def take_cap(self, channel: str, username: str, cap_key: str, max_count: int,

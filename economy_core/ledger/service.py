@@ -26,6 +26,7 @@ from .model import (
     Posting,
 )
 from .moves import MoneyMoves
+from .policy import WritePolicy
 from .schema import accounts, caps, daily_counters, escrows, ledger_metadata, transactions
 from .tx import LedgerTx
 from .work import Op
@@ -34,71 +35,21 @@ from .writer import _STOP, _Shared
 T = TypeVar("T")
 
 
-class Ledger(MoneyMoves):
-    """The money store; see the module docstring for the guarantees. ``start()`` before use."""
+class LedgerView(MoneyMoves):
+    """What a plugin gets as ``ctx.ledger``: the money moves (stamped with its ``source``),
+    :meth:`atomic` and the reads; none of the service's life cycle or test switches.
 
-    def __init__(self, engine: AsyncEngine, clock: Clock, *, tz: tzinfo = UTC,
-                 source: str = "core",
-                 on_commit: Callable[[Sequence[Posting]], Awaitable[None]] | None = None,
-                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be >= 1")
-        self._shared = _Shared(engine, clock, tz, on_commit, max_batch)
-        self.source = _check_text("source", source, 100)
+    Writes are checked against the write policy the core installed (a plugin writes only the
+    posting types it declared, and only counters some enabled plugin declared): a violation is
+    a programming error and raises ValueError before anything is written."""
 
-    def for_source(self, source: str) -> Ledger:
-        """A view sharing this ledger's writer that stamps ``source`` on its postings."""
-        view = Ledger.__new__(Ledger)
-        view._shared = self._shared
-        view.source = _check_text("source", source, 100)
-        return view
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._shared.engine
+    _shared: _Shared
+    source: str
 
     @property
     def tz(self) -> tzinfo:
+        """The time zone the ledger books daily counters in."""
         return self._shared.tz
-
-    def set_earn_gate(self, gate: EarnGate | None) -> None:
-        """Install the gate consulted before earn-class credits (shared by every view)."""
-        self._shared.gate = gate
-
-    def set_commit_barrier(self, barrier: Callable[[], None] | None) -> None:
-        """Install a function called right before each commit the ledger issues on its own
-        SQLite fast path (outside SQLAlchemy; every other commit passes SQLAlchemy's ``commit``
-        engine event). Raising there aborts the commit group: it rolls back and its callers get
-        the error. For fault-injection tests (a process killed at a chosen commit)."""
-        self._shared.commit_barrier = barrier
-
-    @property
-    def stats(self) -> tuple[int, int]:
-        """(committed groups, jobs in them) since creation: jobs/groups is the grouping."""
-        return self._shared.batches, self._shared.jobs
-
-    # -- life cycle --
-
-    async def start(self) -> None:
-        """Create or upgrade the ledger's tables and start the writer (idempotent)."""
-        shared = self._shared
-        if shared.task is not None:
-            return
-        await migrate(shared.engine, LEDGER_COMPONENT, ledger_metadata, LEDGER_SCHEMA_VERSION)
-        shared.closing = False
-        shared.queue = asyncio.Queue()
-        shared.task = asyncio.create_task(shared.run_writer(), name="ledger-writer")
-
-    async def close(self) -> None:
-        """Stop taking writes, let every write already queued finish and its caller get its
-        result, then stop the writer and release its connection. Reads keep working."""
-        shared = self._shared
-        if shared.task is None or shared.queue is None:
-            return
-        shared.closing = True
-        shared.queue.put_nowait(_STOP)
-        task, shared.task = shared.task, None
-        await task
 
     # -- writes --
 
@@ -261,3 +212,71 @@ class Ledger(MoneyMoves):
             if balance != total or balance < 0:
                 out.append(Mismatch(k[0], k[1], balance, total))
         return out
+
+
+class Ledger(LedgerView):
+    """The money store the core owns; see the package docstring for the guarantees.
+    ``start()`` before use. Plugins get :class:`LedgerView` s of it (:meth:`for_source`)."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, tz: tzinfo = UTC,
+                 source: str = "core",
+                 on_commit: Callable[[Sequence[Posting]], Awaitable[None]] | None = None,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self._shared = _Shared(engine, clock, tz, on_commit, max_batch)
+        self.source = _check_text("source", source, 100)
+
+    def for_source(self, source: str) -> LedgerView:
+        """A view sharing this ledger's writer that stamps ``source`` on its postings."""
+        view = LedgerView.__new__(LedgerView)
+        view._shared = self._shared
+        view.source = _check_text("source", source, 100)
+        return view
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._shared.engine
+
+    def set_earn_gate(self, gate: EarnGate | None) -> None:
+        """Install the gate consulted before earn-class credits (shared by every view)."""
+        self._shared.gate = gate
+
+    def set_write_policy(self, policy: WritePolicy | None) -> None:
+        """Install the check every view's writes pass (posting types and counters per source)."""
+        self._shared.policy = policy
+
+    def set_commit_barrier(self, barrier: Callable[[], None] | None) -> None:
+        """Install a function called right before each commit the ledger issues on its own
+        SQLite fast path (outside SQLAlchemy; every other commit passes SQLAlchemy's ``commit``
+        engine event). Raising there aborts the commit group: it rolls back and its callers get
+        the error. For fault-injection tests (a process killed at a chosen commit)."""
+        self._shared.commit_barrier = barrier
+
+    @property
+    def stats(self) -> tuple[int, int]:
+        """(committed groups, jobs in them) since creation: jobs/groups is the grouping."""
+        return self._shared.batches, self._shared.jobs
+
+    # -- life cycle --
+
+    async def start(self) -> None:
+        """Create or upgrade the ledger's tables and start the writer (idempotent)."""
+        shared = self._shared
+        if shared.task is not None:
+            return
+        await migrate(shared.engine, LEDGER_COMPONENT, ledger_metadata, LEDGER_SCHEMA_VERSION)
+        shared.closing = False
+        shared.queue = asyncio.Queue()
+        shared.task = asyncio.create_task(shared.run_writer(), name="ledger-writer")
+
+    async def close(self) -> None:
+        """Stop taking writes, let every write already queued finish and its caller get its
+        result, then stop the writer and release its connection. Reads keep working."""
+        shared = self._shared
+        if shared.task is None or shared.queue is None:
+            return
+        shared.closing = True
+        shared.queue.put_nowait(_STOP)
+        task, shared.task = shared.task, None
+        await task

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..storage import PluginConnection
 from .model import Account, Holder, Posting
 from .moves import MoneyMoves
 from .ops import _account_op, _balance_op, _holders_op
@@ -26,7 +27,9 @@ T = TypeVar("T")
 class LedgerTx(MoneyMoves):
     """Money moves inside one database transaction (see :meth:`Ledger.atomic`).
 
-    ``conn`` is the transaction's connection, for the caller's own tables. Every method here has
+    ``conn`` is the transaction's connection, fenced to the caller's own tables
+    (:class:`~economy_core.storage.PluginConnection`: it reads anything, writes only
+    ``<source>_*`` tables). Every method here has
     the semantics of the :class:`Ledger` method of the same name, but runs in this transaction:
     nothing is committed until the atomic function returns, and raising rolls it all back. Each
     method is all-or-nothing on its own too (a savepoint), so catching its error is safe.
@@ -34,7 +37,11 @@ class LedgerTx(MoneyMoves):
 
     def __init__(self, conn: AsyncConnection, shared: _Shared, source: str, now: datetime,
                  hop: _Hop | None) -> None:
-        self.conn = conn
+        policy = shared.policy
+        self.conn: PluginConnection | AsyncConnection = (
+            PluginConnection(conn, source) if policy is not None and policy.fenced(source)
+            else conn)
+        self._raw = conn
         self.source = source
         self.now = now
         """The instant stamped on this transaction's rows."""
@@ -51,8 +58,8 @@ class LedgerTx(MoneyMoves):
             work = shared._work(_SqliteRunner(hop.db), self.now, self.source)
             value: T = await hop.run(partial(_sync_job, hop.db, op, work, True))
         else:
-            work = shared._work(_ConnRunner(self.conn), self.now, self.source)
-            async with self.conn.begin_nested():
+            work = shared._work(_ConnRunner(self._raw), self.now, self.source)
+            async with self._raw.begin_nested():
                 value = await op(work)
         self.postings.extend(work.postings)
         return value

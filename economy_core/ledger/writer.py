@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..clock import Clock
 from .gate import EarnGate
 from .model import _PG_LOCK, LedgerError, Posting
+from .policy import WritePolicy
 from .sql import _ConnRunner, _Hop, _Runner, _Sql, _sqlite_hop, _SqliteRunner
 from .tx import LedgerTx
 from .work import Op, _sync_job, _Work
@@ -62,6 +63,7 @@ class _Shared:
         self.jobs = 0
         self.gate: EarnGate | None = None
         self.commit_barrier: Callable[[], None] | None = None
+        self.policy: WritePolicy | None = None
 
     async def submit(self, op: Op[T] | None, fn: Callable[[LedgerTx], Awaitable[T]] | None,
                      source: str) -> T:

@@ -13,8 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from economy_core.db import UtcDateTime
-from economy_core.events import user_key
+from economy_core import UtcDateTime, user_key
 
 from . import tables
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from economy_core.triggers import ChatContext, TriggerHit
+from economy_core import ChatContext, TriggerHit
 
 from .config import ChatTriggersConfig
 from .detect import LineFacts

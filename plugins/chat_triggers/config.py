@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from economy_core.config import setting
+from economy_core import setting
 
 MAX_REWARD = 1_000_000.0
 """The largest configurable base reward of one hit."""

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from economy_core.events import user_key
+from economy_core import user_key
 
 _NAME_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 _KUDOS = re.compile(r"(?:^|(?<=\s))@?([A-Za-z0-9_-]{1,20})\+\+")

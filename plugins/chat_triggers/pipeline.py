@@ -30,9 +30,16 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from economy_core.context import PluginContext
-from economy_core.events import ChatMessage, RelayedChat, user_key
-from economy_core.triggers import Cap, ChatContext, EarningTrigger, TriggerHit
+from economy_core import (
+    Cap,
+    ChatContext,
+    ChatMessage,
+    EarningTrigger,
+    PluginContext,
+    RelayedChat,
+    TriggerHit,
+    user_key,
+)
 
 from .base import Builtin, Shared
 from .config import ChatTriggersConfig
@@ -83,12 +90,23 @@ class Pipeline:
         bot_name = self.cfg.bot_interaction.bot_username
         return bool(bot_name) and key == user_key(bot_name)
 
+    def _undeclared_counter(self, hit: TriggerHit) -> str | None:
+        """A counter no enabled plugin declared would fail the whole write batch: say so."""
+        known = self.ctx.catalogue.counters
+        for name in (*hit.counters, *hit.related_counters):
+            if name not in known:
+                return (f"trigger {hit.trigger_id!r} bumps daily counter {name!r}, which no "
+                        "enabled plugin declares (Contract.counters)")
+        return None
+
     async def screen(self, channel: str, hits: Sequence[TriggerHit],
                      sender: str | None = None) -> list[TriggerHit]:
         """The hits that may be paid (module docstring, step 3)."""
         out = []
         for hit in hits:
             problem = hit.problem() if isinstance(hit, TriggerHit) else f"not a TriggerHit: {hit!r}"
+            if problem is None:
+                problem = self._undeclared_counter(hit)
             if problem is not None:
                 self.ctx.log.warning("dropping a malformed hit: %s", problem)
                 continue

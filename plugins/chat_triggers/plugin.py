@@ -13,23 +13,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from economy_core.commands import CommandCall, command
-from economy_core.context import PluginContext
-from economy_core.events import (
+import pluggy
+
+from economy_core import (
     ChatMessage,
+    CommandCall,
+    Contract,
+    Counter,
+    EarningTrigger,
+    LedgerTx,
     MediaChanged,
+    PlayingMedia,
+    PluginContext,
+    ProfileField,
     RelayedChat,
     RoomSnapshot,
+    TriggerHit,
     UserArrived,
     UserJoined,
     UserLeft,
+    command,
+    hookimpl,
     user_key,
 )
-from economy_core.hookspecs import hookimpl
-from economy_core.hooktypes import ProfileField
-from economy_core.triggers import EarningTrigger, PlayingMedia, TriggerHit
 
-from . import activity, analytics, tables
+from . import activity, analytics, hookspecs, tables
 from .base import Builtin, Shared
 from .config import ChatTriggersConfig
 from .pipeline import Pipeline
@@ -52,7 +60,20 @@ from .triggers_social import (
 from .writer import Job, Writer
 
 PRUNE_SECONDS = 60
-HOOK = "economy_earning_triggers"
+ARRIVALS_HOOK = "economy_user_arrived"
+"""Published by the plugin that keeps sessions (presence): genuine arrivals to greet."""
+
+COUNTERS = (
+    Counter("messages_sent", "chat lines"),
+    Counter("long_messages", "long chat lines"),
+    Counter("gifs_posted", "GIFs posted"),
+    Counter("unique_emotes_used", "different emotes used"),
+    Counter("kudos_given", "kudos given"),
+    Counter("kudos_received", "kudos received"),
+    Counter("laughs_received", "laughs received"),
+    Counter("bot_interactions", "answers from a chat bot"),
+    Counter("first_message_claimed", "first line of the day"),
+)
 
 
 class ChatTriggers:
@@ -60,9 +81,13 @@ class ChatTriggers:
 
     name = "chat_triggers"
     Config = ChatTriggersConfig
-    metadata = tables.metadata
-    schema_version = tables.SCHEMA_VERSION
-    upgrades = tables.UPGRADES
+    schema = tables.schema
+    contract = Contract(counters=COUNTERS)
+
+    @staticmethod
+    @hookimpl
+    def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+        pluginmanager.add_hookspecs(hookspecs)
 
     def __init__(self, ctx: PluginContext[ChatTriggersConfig]) -> None:
         self.ctx = ctx
@@ -114,6 +139,11 @@ class ChatTriggers:
     async def economy_startup(self) -> None:
         self.writer.start()
         self.pipeline.extra = await self._collect_triggers()
+        if (self.cfg.greeted_newcomer.enabled
+                and self.ctx.catalogue.publisher_of(ARRIVALS_HOOK) is None):
+            self.ctx.log.warning(
+                "greeted_newcomer pays nothing: no enabled plugin reports genuine arrivals "
+                "(the %s hook; enable presence, or disable the trigger)", ARRIVALS_HOOK)
         self.ctx.scheduler.every(PRUNE_SECONDS, self._prune, name="prune")
 
     @hookimpl
@@ -126,7 +156,8 @@ class ChatTriggers:
 
     async def _collect_triggers(self) -> list[EarningTrigger]:
         """Third-party triggers from every plugin's ``economy_earning_triggers``."""
-        answers = await self.ctx.hooks.collect(HOOK)
+        hook = hookspecs.economy_earning_triggers
+        answers = await self.ctx.hooks.collect(hook)
         ids = {t.trigger_id for t in self.line_triggers} | {
             self.bot.trigger_id, self.like_trigger.trigger_id, self.survived.trigger_id,
             self.occasion.trigger_id}
@@ -134,7 +165,8 @@ class ChatTriggers:
         for trigger in answers:
             trigger_id = getattr(trigger, "trigger_id", None)
             if not isinstance(trigger, EarningTrigger) or not isinstance(trigger_id, str):
-                self.ctx.log.error("ignoring %r from %s: not an EarningTrigger", trigger, HOOK)
+                self.ctx.log.error("ignoring %r from %s: not an EarningTrigger", trigger,
+                                   hook.__name__)
                 continue
             if trigger_id in ids:
                 self.ctx.log.error("ignoring trigger %r: its id is already taken", trigger_id)
@@ -165,7 +197,7 @@ class ChatTriggers:
     async def economy_user_joined(self, event: UserJoined) -> None:
         self._state(event.channel).join(event.username)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     async def economy_user_arrived(self, arrival: UserArrived) -> None:
         """A genuine arrival can be greeted (until greeted, or ``window_seconds`` pass)."""
         key = user_key(arrival.username)
@@ -204,16 +236,18 @@ class ChatTriggers:
             if hits:
                 await self.pipeline.pay(event.channel, hits)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     async def economy_occasion_started(self, channel: str, name: str, at: datetime,
                                        reward: int | None) -> None:
+        """An occasion (a scheduled or admin-started event) began at ``at``: everyone present
+        is paid once per (name, at). Published by whichever plugin runs occasions."""
         hits = self.occasion.hits(name, at, reward, self._state(channel).present)
         if hits:
             await self.pipeline.pay(channel, hits)
 
     @hookimpl
     async def economy_day_closed(self, channel: str, day: Any) -> None:
-        async def forget(tx: Any) -> None:
+        async def forget(tx: LedgerTx) -> None:
             await analytics.forget_users_through(tx.conn, channel, day)
 
         await self.drain()

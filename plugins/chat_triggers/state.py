@@ -15,8 +15,7 @@ from types import MappingProxyType
 
 import attrs
 
-from economy_core.events import user_key
-from economy_core.triggers import PlayingMedia
+from economy_core import PlayingMedia, user_key
 
 
 @attrs.define

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core.db import NAMING, UtcDateTime
+from economy_core import NAMING, Schema, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
+schema = Schema(metadata)
 
 analytics = sa.Table(
     "chat_triggers_analytics", metadata,
@@ -39,10 +40,8 @@ last_active = sa.Table(
 """When each user last sent a chat line that went through the pipeline (SPEC §3.3 counters)."""
 
 
+@schema.upgrade("chat_triggers_last_active: when each user last chatted")
 def add_last_active(conn: sa.Connection) -> None:
-    """Schema 1 → 2: the ``last_active`` table (empty: it fills with the next lines)."""
+    """The ``last_active`` table (empty: it fills with the next lines)."""
     last_active.create(conn, checkfirst=True)
 
-
-UPGRADES = {2: add_last_active}
-SCHEMA_VERSION = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from economy_core.triggers import Cap, ChatContext, TriggerHit
+from economy_core import Cap, ChatContext, TriggerHit
 
 from .base import Builtin
 

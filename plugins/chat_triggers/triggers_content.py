@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from economy_core.triggers import Cap, ChatContext, TriggerHit
+from economy_core import Cap, ChatContext, TriggerHit
 
 from .base import Builtin
 from .state import MediaItem

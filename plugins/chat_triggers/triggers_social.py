@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from economy_core.events import user_key
-from economy_core.triggers import Cap, ChatContext, TriggerHit
+from economy_core import Cap, ChatContext, TriggerHit, user_key
 
 from .base import Builtin, one_per_person
 from .state import ChannelState

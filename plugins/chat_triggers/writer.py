@@ -30,10 +30,7 @@ from typing import Any
 
 import attrs
 
-from economy_core.context import PluginContext
-from economy_core.events import user_key
-from economy_core.ledger import Award, LedgerTx
-from economy_core.triggers import Cap, TriggerHit
+from economy_core import Award, Cap, LedgerTx, PluginContext, TriggerHit, user_key
 
 from . import activity, analytics
 

@@ -18,8 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from economy_core.context import PluginContext
-from economy_core.text import render
+from economy_core import PluginContext, render
 
 from . import tables
 from .config import AnnouncementsConfig
@@ -47,19 +46,14 @@ async def win_gate(conn: Any, channel: str, day: date, now: datetime, amount: in
     return announce
 
 
-def currency_word(ctx: PluginContext[Any], amount: int) -> str:
-    currency = ctx.core.currency
-    return currency.name if amount == 1 else currency.plural
-
-
 def player_line(ctx: PluginContext[Any], template: str, user: str, amount: int) -> str:
     """A one-player line (jackpot, spin_win, flip_win, free_spin_win); "" if it fails."""
     return render(template, "", user=user, amount=f"{amount:,}",
-                  currency=currency_word(ctx, amount))
+                  currency=ctx.currency_word(amount))
 
 
 def duel_line(ctx: PluginContext[Any], template: str, *, winner: str, loser: str, prize: int,
               wager: int, rake: int) -> str:
     return render(template, "", winner=winner, loser=loser, amount=f"{prize:,}",
-                  currency=currency_word(ctx, prize), wager=ctx.format_amount(wager),
+                  currency=ctx.currency_word(prize), wager=ctx.format_amount(wager),
                   rake=ctx.format_amount(rake))

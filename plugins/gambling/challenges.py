@@ -26,8 +26,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from economy_core.events import user_key
-from economy_core.ledger import Award, Kind
+from economy_core import Award, Kind, LedgerTx, inserted_id, user_key
 
 from . import announce, odds, stats, tables
 from .config import GamblingConfig
@@ -135,7 +134,7 @@ class Challenges:
         timeout = cfg.challenge.accept_timeout_seconds
         me, them = user_key(username), user_key(target)
 
-        async def open_duel(tx: Any) -> tuple[int, int]:
+        async def open_duel(tx: LedgerTx) -> tuple[int, int]:
             pair = sa.or_(sa.and_(c.c.challenger_key == me, c.c.target_key == them),
                           sa.and_(c.c.challenger_key == them, c.c.target_key == me))
             if (await tx.conn.execute(sa.select(c.c.id).where(
@@ -150,10 +149,10 @@ class Challenges:
                               f"the wager is {fmt(wager)}.")
             result = await tx.conn.execute(c.insert().values(
                 channel=channel, challenger=username, challenger_key=me, target=name,
-                target_key=them, wager=wager, challenger_escrow=held.escrow.id,
+                target_key=them, wager=wager, challenger_escrow=held.escrow_id,
                 status="pending", created_at=tx.now,
                 expires_at=tx.now + timedelta(seconds=timeout)))
-            return int(result.inserted_primary_key[0]), held.balance
+            return inserted_id(result), held.balance
 
         try:
             _, balance = await ctx.ledger.atomic(open_duel)
@@ -230,7 +229,7 @@ class Challenges:
         rake_percent = self.cfg.challenge.rake_percent
         channel = duel.channel
 
-        async def run(tx: Any) -> Settled:
+        async def run(tx: LedgerTx) -> Settled:
             claimed = await tx.conn.execute(
                 c.update().where(c.c.id == duel.id, c.c.status == "pending")
                 .values(status="settled", resolved_at=tx.now))
@@ -255,12 +254,12 @@ class Challenges:
                       ] if pot.prize > 0 else []
             first = await tx.release(duel.challenger_escrow, payouts=awards,
                                      reason="challenge settled")
-            second = await tx.release(held.escrow.id, reason="challenge settled")
+            second = await tx.release(held.escrow_id, reason="challenge settled")
             if not (first.ok and second.ok):
                 raise RuntimeError(f"challenge {duel.id}: escrow already closed "
                                    f"({first.error or second.error})")
             await tx.conn.execute(c.update().where(c.c.id == duel.id).values(
-                target_escrow=held.escrow.id, winner_key=user_key(winner), prize=pot.prize,
+                target_escrow=held.escrow_id, winner_key=user_key(winner), prize=pot.prize,
                 rake=pot.rake))
             for player in (duel.challenger, accepter):
                 await stats.record(tx.conn, channel, player, "challenge", duel.wager,
@@ -295,7 +294,7 @@ class Challenges:
         pending (nothing moved)."""
         ctx = self.host.ctx
 
-        async def run(tx: Any) -> int | None:
+        async def run(tx: LedgerTx) -> int | None:
             claimed = await tx.conn.execute(
                 c.update().where(c.c.id == duel.id, c.c.status == "pending")
                 .values(status=status, resolved_at=tx.now))

@@ -14,8 +14,7 @@ from typing import Any
 
 import attrs
 
-from economy_core.config import setting
-from economy_core.text import template_validator
+from economy_core import setting, template_validator
 
 MAX_WAGER = 10**9
 """The largest wager any game may be configured to accept."""

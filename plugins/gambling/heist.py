@@ -40,9 +40,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from economy_core.events import ChatMessage, user_key
-from economy_core.ledger import Award, Kind
-from economy_core.scheduler import Job
+from economy_core import Award, ChatMessage, Job, Kind, LedgerTx, inserted_id, user_key
 
 from . import odds, stats, tables
 from .channel_games import ChannelGames
@@ -191,7 +189,7 @@ class Heists:
             return f"🏦 A game is already under way here: say {JOIN_WORD} in public chat."
         window = cfg.join_window_seconds
 
-        async def open_heist(tx: Any) -> tuple[int, int]:
+        async def open_heist(tx: LedgerTx) -> tuple[int, int]:
             if (await tx.conn.execute(sa.select(h.c.id).where(
                     h.c.channel == channel, h.c.status == "open"))).first():
                 raise Refused(f"🏦 A heist is already forming: say {JOIN_WORD} in public chat.")
@@ -204,10 +202,10 @@ class Heists:
             result = await tx.conn.execute(h.insert().values(
                 channel=channel, initiator=username, wager=wager, status="open", crew_size=1,
                 started_at=tx.now, window_ends=tx.now + timedelta(seconds=window)))
-            heist_id = int(result.inserted_primary_key[0])
+            heist_id = inserted_id(result)
             await tx.conn.execute(crew_t.insert().values(
                 heist_id=heist_id, user_key=user_key(username), username=username,
-                escrow_id=held.escrow.id, joined_at=tx.now))
+                escrow_id=held.escrow_id, joined_at=tx.now))
             return heist_id, held.balance
 
         try:
@@ -261,7 +259,7 @@ class Heists:
             return f"🏦 You can't join the heist: {refusal}"
         limit = cfg.max_participants
 
-        async def sign_on(tx: Any) -> tuple[int, int]:
+        async def sign_on(tx: LedgerTx) -> tuple[int, int]:
             claimed = await tx.conn.execute(
                 h.update().where(h.c.id == heist.id, h.c.status == "open",
                                  h.c.crew_size < limit)
@@ -280,7 +278,7 @@ class Heists:
                               f"the buy-in is {fmt(heist.wager)}.")
             await tx.conn.execute(crew_t.insert().values(
                 heist_id=heist.id, user_key=user_key(username), username=username,
-                escrow_id=held.escrow.id, joined_at=tx.now))
+                escrow_id=held.escrow_id, joined_at=tx.now))
             size = (await tx.conn.execute(sa.select(h.c.crew_size)
                                           .where(h.c.id == heist.id))).scalar_one()
             return int(size), held.balance
@@ -384,7 +382,7 @@ class Heists:
     async def _claim_telling(self, heist_id: int) -> bool:
         """Mark a heist as told; False when it already was (someone else tells it)."""
 
-        async def run(tx: Any) -> bool:
+        async def run(tx: LedgerTx) -> bool:
             claimed = await tx.conn.execute(h.update().where(
                 h.c.id == heist_id, h.c.told_at.is_(None)).values(told_at=tx.now))
             return bool(claimed.rowcount == 1)
@@ -398,7 +396,7 @@ class Heists:
         ctx = self.host.ctx
         cfg = self.cfg.heist
 
-        async def run(tx: Any) -> Outcome | None:
+        async def run(tx: LedgerTx) -> Outcome | None:
             claimed = await tx.conn.execute(
                 h.update().where(h.c.id == heist.id, h.c.status == "open")
                 .values(status="aborted" if aborted else "settled", ended_at=tx.now))

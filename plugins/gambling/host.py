@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from economy_core.context import PluginContext
+from economy_core import PluginContext
 
 from .config import GamblingConfig
 from .rolls import Rolls

@@ -12,12 +12,10 @@ and a second one the same day finds the counter at 2 and rolls back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 
-from economy_core.events import user_key
-from economy_core.ledger import Award, Kind
+from economy_core import Award, Kind, LedgerTx, user_key
 
 from . import announce, odds, stats
 from .config import GamblingConfig, SlotPayout
@@ -154,7 +152,7 @@ class InstantGames:
         game = rules.game
         cfg = self.cfg
 
-        async def play(tx: Any) -> tuple[Played, str | None]:
+        async def play(tx: LedgerTx) -> tuple[Played, str | None]:
             await take_slot(tx, channel, username, rules)
             held = await tx.escrow(channel, username, wager, purpose=f"gambling.{game}",
                                    type="wager", kind=Kind.GAMBLE, reason=f"{rules.title} wager",
@@ -167,9 +165,9 @@ class InstantGames:
                             trigger_id=f"gambling.{game}", reason=f"{rules.title} win",
                             metadata={"game": game, "wager": wager, "shown": shown})
                       ] if payout > 0 else []
-            done = await tx.release(held.escrow.id, payouts=awards, reason=f"{rules.title}")
+            done = await tx.release(held.escrow_id, payouts=awards, reason=f"{rules.title}")
             if not done.ok:  # cannot happen: the escrow was opened in this transaction
-                raise RuntimeError(f"releasing escrow {held.escrow.id} failed: {done.error}")
+                raise RuntimeError(f"releasing escrow {held.escrow_id} failed: {done.error}")
             balance = int(done.balances.get(user_key(username), held.balance))
             await stats.record(tx.conn, channel, username, game, wager, payout)
             announced = kind is not None and await announce.win_gate(
@@ -207,7 +205,7 @@ class InstantGames:
         stake = free.equivalent_wager
         cfg = self.cfg
 
-        async def play(tx: Any) -> tuple[Played, str | None]:
+        async def play(tx: LedgerTx) -> tuple[Played, str | None]:
             if await tx.bump_daily(channel, username, tx.today, "free_spin_used") > 1:
                 raise Refused(used_text)
             row = odds.roll_slot(table, self.host.rolls.roll())

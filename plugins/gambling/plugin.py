@@ -22,11 +22,20 @@ import argparse
 import re
 from typing import Any
 
-from economy_core.commands import MAX_AMOUNT, Amount, CommandCall, Username, command, shown
-from economy_core.context import PluginContext
-from economy_core.events import ChatMessage
-from economy_core.hookspecs import hookimpl
-from economy_core.hooktypes import CliCommand
+from economy_core import (
+    ChatMessage,
+    CliCommand,
+    CommandCall,
+    Contract,
+    Counter,
+    Kind,
+    PluginContext,
+    PostingType,
+    Username,
+    command,
+    hookimpl,
+    shown,
+)
 
 from . import odds, stats, tables
 from .challenges import SWEEP_SECONDS, Challenges
@@ -39,7 +48,7 @@ from .validation import disabled_text, rules_for
 
 SPIN_USAGE = "Usage: spin <wager> (or spin alone for your free daily spin)"
 HEIST_USAGE = "Usage: heist <wager> (then others say join in public chat)"
-_WHOLE = re.compile(r"^[0-9]{1,15}$")
+_WHOLE = re.compile(r"^[+-]?[0-9]{1,15}$")
 
 
 def run_odds(_args: argparse.Namespace, config: Any) -> int:
@@ -54,9 +63,14 @@ class Gambling:
 
     name = "gambling"
     Config = GamblingConfig
-    metadata = tables.metadata
-    schema_version = tables.SCHEMA_VERSION
-    upgrades = tables.UPGRADES
+    schema = tables.schema
+    contract = Contract(
+        posting_types=(
+            PostingType("wager", "wager", Kind.GAMBLE),
+            PostingType("gamble_win", "winnings", Kind.GAMBLE),
+        ),
+        counters=(Counter("free_spin_used", "free spins used"),),
+    )
     cli_commands = (CliCommand("odds", "print each game's expected return (house edge)",
                                run_odds),)
 
@@ -145,7 +159,7 @@ class Gambling:
 
     @command("spin", help="Slots: spin <wager>; spin alone is your free daily spin",
              listed=lambda self: self._on("spin") or self._on("daily_free_spin"))
-    async def spin(self, call: CommandCall, wager: Amount | None = None) -> str:
+    async def spin(self, call: CommandCall, wager: int | None = None) -> str:
         """Three reels; matching symbols pay a multiple of the wager, 7️⃣7️⃣7️⃣ is the jackpot."""
         if wager is None:
             return await self.instant.free_spin(call.channel, call.username, SPIN_USAGE)
@@ -153,12 +167,12 @@ class Gambling:
 
     @command("flip", help="Coin flip: flip <wager>; heads pays double",
              listed=lambda self: self._on("flip"))
-    async def flip(self, call: CommandCall, wager: Amount) -> str:
+    async def flip(self, call: CommandCall, wager: int) -> str:
         return await self.instant.flip(call.channel, call.username, int(wager))
 
     @command("challenge", help="Duel someone for coins: challenge @user <wager>",
              aliases=("duel",), listed=lambda self: self._on("challenge"))
-    async def challenge(self, call: CommandCall, target: Username, wager: Amount) -> str:
+    async def challenge(self, call: CommandCall, target: Username, wager: int) -> str:
         """Your stake is held until they accept (50/50, the winner takes the pot minus a
         rake), decline, or let it expire."""
         return await self.challenges.create(call.channel, call.username, str(target),
@@ -185,7 +199,7 @@ class Gambling:
         word = (wager or "").strip().casefold()
         if word in ("", "join", "status"):
             return await self.heists.explain(call.channel, HEIST_USAGE)
-        if not _WHOLE.fullmatch(word) or not 1 <= int(word) <= MAX_AMOUNT:
+        if not _WHOLE.fullmatch(word):  # the range is the game's own check (it says the limits)
             return f"wager: expected a whole number, got {shown(wager or '')}\n{HEIST_USAGE}"
         return await self.heists.start(call.channel, call.username, int(word))
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from economy_core.events import user_key
+from economy_core import PluginDatabase, user_key
 
 from . import tables
 
@@ -46,10 +45,10 @@ async def record(conn: Any, channel: str, username: str, game: str, wager: int,
         net=s.c.net + net))
 
 
-async def read(engine: AsyncEngine, channel: str, username: str) -> dict[str, GameStats]:
+async def read(db: PluginDatabase, channel: str, username: str) -> dict[str, GameStats]:
     """game → statistics of one user (games never played are absent)."""
     s = tables.stats
-    async with engine.connect() as conn:
+    async with db.connect() as conn:
         rows = await conn.execute(sa.select(s).where(s.c.channel == channel,
                                                      s.c.user_key == user_key(username)))
         return {r.game: GameStats(int(r.plays), int(r.wins), int(r.biggest_win),

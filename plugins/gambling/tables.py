@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core.db import NAMING, UtcDateTime
+from economy_core import NAMING, Schema, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
+schema = Schema(metadata)
 
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -62,18 +63,16 @@ outbox (claimed ``WHERE told_at IS NULL`` just before), NULL while nobody has be
 start-up tells each ended heist still NULL (a restart inside the suspense pause)."""
 
 
+@schema.upgrade("gambling_heists.told_at: when a heist's outcome was told")
 def add_told_at(conn: sa.Connection) -> None:
-    """Schema 1 → 2: ``gambling_heists.told_at``. Heists that had already ended are taken as told
-    (the old code told them unless a restart hit its pause; which ones is not recorded, and
-    re-sending every old result would be worse)."""
+    """``gambling_heists.told_at``. Heists that had already ended are taken as told (the old
+    code told them unless a restart hit its pause; which ones is not recorded, and re-sending
+    every old result would be worse)."""
     column = UtcDateTime().compile(dialect=conn.dialect)
     conn.execute(sa.text(f"ALTER TABLE gambling_heists ADD COLUMN told_at {column}"))
     conn.execute(sa.text("UPDATE gambling_heists SET told_at = ended_at "
                          "WHERE status <> 'open'"))
 
-
-UPGRADES = {2: add_told_at}
-SCHEMA_VERSION = 2
 
 heist_crew = sa.Table(
     "gambling_heist_crew", metadata,

@@ -22,8 +22,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from economy_core.context import PluginContext
-from economy_core.events import user_key
+from economy_core import LedgerTx, PluginContext, user_key
 
 from . import tables
 from .config import GamblingConfig
@@ -126,10 +125,11 @@ async def check_player(ctx: PluginContext[GamblingConfig], channel: str, usernam
             return (f"🕐 Gambling opens {need} minutes after you first arrive: "
                     f"{left} minute{'s' if left != 1 else ''} left.")
     if wager is not None:
+        limits = f"{rules.title} wagers are {fmt(rules.min_wager)} to {fmt(rules.max_wager)}"
         if wager < rules.min_wager:
-            return f"The minimum {rules.title} wager is {fmt(rules.min_wager)}."
+            return f"The minimum {rules.title} wager is {fmt(rules.min_wager)} ({limits})."
         if wager > rules.max_wager:
-            return f"The maximum {rules.title} wager is {fmt(rules.max_wager)}."
+            return f"The maximum {rules.title} wager is {fmt(rules.max_wager)} ({limits})."
         if account.balance < wager:
             return (f"Not enough coins: you have {fmt(account.balance)}, "
                     f"the wager is {fmt(wager)}.")
@@ -157,7 +157,7 @@ async def cooldown_until(ctx: PluginContext[Any], channel: str, username: str,
     return None if row is None else row.until
 
 
-async def take_slot(tx: Any, channel: str, username: str, rules: GameRules) -> None:
+async def take_slot(tx: LedgerTx, channel: str, username: str, rules: GameRules) -> None:
     """Inside the stake's transaction: take the cooldown and the daily slot, or raise
     :class:`Refused` (which rolls the transaction back)."""
     if rules.cooldown_seconds > 0:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import attrs
 
-from economy_core.config import setting
+from economy_core import setting
 
 Mode = Literal["interest", "decay", "none"]
 

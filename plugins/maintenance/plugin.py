@@ -39,11 +39,19 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from economy_core.commands import CommandCall, command
-from economy_core.context import PluginContext
-from economy_core.hookspecs import hookimpl
-from economy_core.ledger import Award, Kind, LedgerTx, Posting
-from economy_core.scheduler import Job
+from economy_core import (
+    Award,
+    CommandCall,
+    Contract,
+    Job,
+    Kind,
+    LedgerTx,
+    PluginContext,
+    Posting,
+    PostingType,
+    command,
+    hookimpl,
+)
 
 from . import tables
 from .config import MaintenanceConfig
@@ -92,9 +100,12 @@ class Maintenance:
     """Runs the nightly balance rule; see the module docstring."""
 
     name = "maintenance"
+    contract = Contract(posting_types=(
+        PostingType("interest", "interest", Kind.EARN),
+        PostingType("decay", "vault fee", Kind.CORRECTION),
+    ))
     Config = MaintenanceConfig
-    metadata = tables.metadata
-    schema_version = 1
+    schema = tables.schema
 
     def __init__(self, ctx: PluginContext[MaintenanceConfig]) -> None:
         self.ctx = ctx

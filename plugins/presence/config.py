@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from economy_core.config import setting
-from economy_core.text import template_validator
+from economy_core import setting, template_validator
 
 _NOTICE_FIELDS = ("amount", "currency", "user")
 

@@ -18,38 +18,40 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
+import pluggy
 import sqlalchemy as sa
 
-from economy_core.context import PluginContext
-from economy_core.db import chunks
-from economy_core.events import (
+from economy_core import (
+    WITHHELD,
+    Award,
     ChatMessage,
+    Contract,
+    Counter,
+    Kind,
+    LedgerTx,
+    PluginContext,
+    PostingType,
+    ProfileField,
     RoomSnapshot,
     UserArrived,
     UserJoined,
     UserLeft,
+    chunks,
+    hookimpl,
+    render,
     user_key,
 )
-from economy_core.hookspecs import hookimpl
-from economy_core.hooktypes import ProfileField
-from economy_core.ledger import WITHHELD, Award, Kind
-from economy_core.text import render
 
-from . import tables
+from . import hookspecs, tables
 from .config import PresenceConfig
 
 TICK_SECONDS = 60
 """One tick pays one minute of presence."""
 TICK_WARN_SECONDS = 5.0
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @attrs.define
@@ -77,9 +79,20 @@ class Presence:
 
     name = "presence"
     Config = PresenceConfig
-    metadata = tables.metadata
-    schema_version = tables.SCHEMA_VERSION
-    upgrades = tables.UPGRADES
+    schema = tables.schema
+    contract = Contract(
+        posting_types=(
+            PostingType("welcome_wallet", "welcome wallet", Kind.EARN),
+            PostingType("welcome_back", "welcome back", Kind.EARN),
+            PostingType("milestone", "time-here milestone", Kind.EARN),
+        ),
+        counters=(Counter("minutes_present", "minutes in the room"),),
+    )
+
+    @staticmethod
+    @hookimpl
+    def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+        pluginmanager.add_hookspecs(hookspecs)
 
     def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
         self.ctx = ctx
@@ -148,7 +161,7 @@ class Presence:
             return  # else a duplicate join of a live session: not an arrival
         # a closed session left its departure time as last_seen (set at the leave)
         row = await self._user_row(channel, key)
-        last_seen = aware(row.last_seen) if row is not None else None
+        last_seen: datetime | None = row.last_seen if row is not None else None
         absence = (now - last_seen) if last_seen is not None else None
         genuine = absence is None or absence >= timedelta(minutes=self.cfg.join_debounce_minutes)
         minutes = await self._minutes_today(channel, [event.username])
@@ -161,7 +174,7 @@ class Presence:
     async def _announce_arrival(self, event: UserJoined, *, genuine: bool,
                                 absence: timedelta | None) -> None:
         """Tell the other plugins how this join was judged (greetings depend on it)."""
-        await self.ctx.hooks.broadcast("economy_user_arrived", arrival=UserArrived(
+        await self.ctx.hooks.broadcast(hookspecs.economy_user_arrived, arrival=UserArrived(
             event.channel, event.username, event.at, genuine, absence, event.rank))
 
     async def _arrive(self, channel: str, username: str, last_seen: datetime | None,
@@ -282,7 +295,7 @@ class Presence:
         minutes_added = 1
         crossed = self._crossed_milestones(live, minutes_added)
 
-        async def write(tx: Any) -> list[tuple[Session, int, int]]:
+        async def write(tx: LedgerTx) -> list[tuple[Session, int, int]]:
             claimed = await self._claim_milestones(tx.conn, channel, today, crossed)
             awards = list(pay) + [
                 Award(username=s.username, amount=amount, type="milestone", kind=Kind.EARN,
@@ -315,7 +328,7 @@ class Presence:
             if amount > 0:
                 self.ctx.outbox.notify(channel, session.username, render(
                     self.cfg.milestone_message, f"+{amount} for {hours} hour(s) today",
-                    hours=hours, amount=amount, currency=self._currency(amount),
+                    hours=hours, amount=amount, currency=self.ctx.currency_word(amount),
                     user=session.username))
 
     def _crossed_milestones(self, live: Sequence[Session],
@@ -393,13 +406,9 @@ class Presence:
             channel, self._today(), "minutes_present", usernames)
         return found
 
-    def _currency(self, amount: int) -> str:
-        currency = self.ctx.core.currency
-        return currency.name if amount == 1 else currency.plural
-
     def _notice(self, template: str, amount: int, username: str) -> str:
         return render(template, f"+{self.ctx.format_amount(amount)}", amount=amount,
-                      currency=self._currency(amount), user=username)
+                      currency=self.ctx.currency_word(amount), user=username)
 
     # -- what other plugins and commands can ask ------------------------------------------------
 
@@ -419,7 +428,7 @@ class Presence:
             here = session is not None and session.live
             fields.append(ProfileField("presence.last_seen", "Last seen",
                                        "here now" if here else
-                                       aware(row.last_seen).strftime("%Y-%m-%d %H:%M UTC"), 81))
+                                       row.last_seen.strftime("%Y-%m-%d %H:%M UTC"), 81))
         return fields
 
     @hookimpl

@@ -31,12 +31,19 @@ from collections.abc import Mapping
 
 import attrs
 
-from economy_core.context import PluginContext
-from economy_core.events import user_key
-from economy_core.hookspecs import hookimpl
-from economy_core.ledger import Award, Kind, LedgerTx, TxResult
-from economy_core.scheduler import Job
-from economy_core.text import render
+from economy_core import (
+    Award,
+    Contract,
+    Job,
+    Kind,
+    LedgerTx,
+    PluginContext,
+    PostingType,
+    TxResult,
+    hookimpl,
+    render,
+    user_key,
+)
 
 from .config import RainConfig
 
@@ -63,6 +70,7 @@ class Rain:
 
     name = "rain"
     Config = RainConfig
+    contract = Contract(posting_types=(PostingType(POSTING_TYPE, "rain", Kind.EARN),))
 
     def __init__(self, ctx: PluginContext[RainConfig]) -> None:
         self.ctx = ctx
@@ -130,7 +138,7 @@ class Rain:
                 count = len({p.user_key for p in result.postings})
                 self.ctx.outbox.chat(channel, render(
                     cfg.announce_message, f"☔ Rain drop for {count} user(s)!", count=count,
-                    currency=self.ctx.core.currency.plural))
+                    currency=self.ctx.currency_word(count)))
             return result
 
         result = await self.ctx.ledger.atomic(pay)
@@ -157,10 +165,8 @@ class Rain:
                 and not self.ctx.identity.is_banned(channel, u.username)]
 
     def _notice(self, amount: int, username: str) -> str:
-        currency = self.ctx.core.currency
         return render(self.cfg.message, f"☔ +{self.ctx.format_amount(amount)} rain drop",
-                      amount=amount, currency=currency.name if amount == 1 else currency.plural,
-                      user=username)
+                      amount=amount, currency=self.ctx.currency_word(amount), user=username)
 
     # -- what users can ask ---------------------------------------------------------------------
 

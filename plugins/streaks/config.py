@@ -7,8 +7,7 @@ from typing import Any
 
 import attrs
 
-from economy_core.config import setting
-from economy_core.text import template_validator
+from economy_core import setting, template_validator
 
 NOTICE_FIELDS = ("days", "amount", "currency", "user")
 """Placeholders of the PMs about a paid streak day or milestone."""

@@ -44,13 +44,21 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from economy_core.commands import CommandCall, command
-from economy_core.context import PluginContext
-from economy_core.events import UserLeft, user_key
-from economy_core.hookspecs import hookimpl
-from economy_core.hooktypes import ProfileField
-from economy_core.ledger import Kind, LedgerTx, TxResult
-from economy_core.text import render
+from economy_core import (
+    CommandCall,
+    Contract,
+    Kind,
+    LedgerTx,
+    PluginContext,
+    PostingType,
+    ProfileField,
+    TxResult,
+    UserLeft,
+    command,
+    hookimpl,
+    render,
+    user_key,
+)
 
 from . import tables
 from .config import StreaksConfig
@@ -186,8 +194,14 @@ class Streaks:
 
     name = "streaks"
     Config = StreaksConfig
-    metadata = tables.metadata
-    schema_version = 1
+    schema = tables.schema
+    contract = Contract(
+        requires=("presence",),  # a day qualifies by the minutes presence books
+        posting_types=(
+            PostingType("streak_bonus", "streak bonus", Kind.EARN),
+            PostingType("streak_milestone", "streak milestone", Kind.EARN),
+        ),
+    )
 
     def __init__(self, ctx: PluginContext[StreaksConfig]) -> None:
         self.ctx = ctx
@@ -370,7 +384,7 @@ class Streaks:
                                             f"day {days} streak", f"day:{day}", meta))[0]:
                 bonus = amount
             extra = {7: daily.milestone_7_bonus, 30: daily.milestone_30_bonus}.get(days, 0)
-            if extra > 0 and (await credit(extra, "milestone", f"streak.milestone.{days}",
+            if extra > 0 and (await credit(extra, "streak_milestone", f"streak.milestone.{days}",
                                            f"{days}-day streak", f"m{days}:{day}", meta))[0]:
                 milestone = extra
         changes: dict[str, Any] = {}
@@ -394,10 +408,6 @@ class Streaks:
 
     # -- telling users --------------------------------------------------------------------------
 
-    def _currency(self, amount: int) -> str:
-        currency = self.ctx.core.currency
-        return currency.name if amount == 1 else currency.plural
-
     def _tell(self, channel: str, q: Qualified) -> None:
         """PMs for what was paid, the weekend reminder, and the milestone announcement."""
         daily, bridge = self.cfg.daily, self.cfg.weekend_weekday_bridge
@@ -410,20 +420,21 @@ class Streaks:
         if q.bonus:
             self.ctx.outbox.notify(channel, name, render(
                 daily.bonus_message, f"🔥 Day {days} streak: +{fmt(q.bonus)}", days=days,
-                amount=q.bonus, currency=self._currency(q.bonus), user=name))
+                amount=q.bonus, currency=self.ctx.currency_word(q.bonus), user=name))
         if q.milestone:
             self.ctx.outbox.notify(channel, name, render(
                 daily.milestone_message, f"🏅 {days} days in a row: +{fmt(q.milestone)}",
-                days=days, amount=q.milestone, currency=self._currency(q.milestone), user=name))
+                days=days, amount=q.milestone, currency=self.ctx.currency_word(q.milestone),
+                user=name))
         if q.bridge:
             self._bridges_metric.inc({"channel": channel})
             self.ctx.outbox.notify(channel, name, render(
                 bridge.bonus_message, f"🌉 Bridge bonus: +{fmt(q.bridge)}", amount=q.bridge,
-                currency=self._currency(q.bridge), user=name))
+                currency=self.ctx.currency_word(q.bridge), user=name))
         if q.remind:
             self.ctx.outbox.notify(channel, name, render(
                 bridge.message, "🌉 A weekday and a weekend day in one week pay a bonus.",
-                amount=bridge.bonus, currency=self._currency(bridge.bonus), user=name))
+                amount=bridge.bonus, currency=self.ctx.currency_word(bridge.bonus), user=name))
 
     # -- reading --------------------------------------------------------------------------------
 

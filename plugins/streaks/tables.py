@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core.db import NAMING, UtcDateTime
+from economy_core import NAMING, Schema, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
+schema = Schema(metadata)
 
 users = sa.Table(
     "streaks_users", metadata,

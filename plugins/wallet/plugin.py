@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import attrs
 
-from economy_core.commands import ArgumentError, CommandCall, Username, command
-from economy_core.config import setting
-from economy_core.context import PluginContext
-from economy_core.hooktypes import ProfileField
-from economy_core.ledger import Posting
+from economy_core import (
+    ArgumentError,
+    Catalogue,
+    CommandCall,
+    PluginContext,
+    Posting,
+    ProfileField,
+    Username,
+    command,
+    hookspecs,
+    setting,
+)
 
 MEDALS = ("🥇", "🥈", "🥉")
-
-READABLE_TYPES = {
-    "earn": "earned",
-    "milestone": "milestone",
-    "welcome_wallet": "welcome wallet",
-    "welcome_back": "welcome back",
-    "streak_bonus": "streak bonus",
-    "spend": "spent",
-    "wager": "wager",
-    "gamble_win": "winnings",
-    "tip_send": "tip sent",
-    "tip_receive": "tip received",
-    "refund": "refund",
-    "admin_grant": "admin grant",
-    "admin_deduct": "admin deduction",
-    "rain": "rain",
-}
 
 CATEGORIES = {
     "earners": "today", "today": "today",
@@ -53,9 +43,10 @@ class WalletConfig:
                             help="Entries on a leaderboard")
 
 
-def describe(posting: Posting) -> str:
-    """A transaction as a user reads it: what it was for, in words."""
-    what = posting.reason or READABLE_TYPES.get(posting.type, posting.type.replace("_", " "))
+def describe(posting: Posting, catalogue: Catalogue) -> str:
+    """A transaction as a user reads it: what it was for, in words (its reason, else the label
+    the writing plugin declared for its type)."""
+    what = posting.reason or catalogue.label(posting.type)
     if posting.related_user and posting.related_user.casefold() not in what.casefold():
         what += f" ({posting.related_user})"
     return what
@@ -71,8 +62,8 @@ class Wallet:
         self.ctx = ctx
 
     async def _fields(self, channel: str, username: str) -> list[ProfileField]:
-        answers = await self.ctx.hooks.collect("economy_profile_fields", channel=channel,
-                                               username=username)
+        answers = await self.ctx.hooks.collect(hookspecs.economy_profile_fields,
+                                               channel=channel, username=username)
         fields = [f for f in answers if isinstance(f, ProfileField)]
         return sorted(fields, key=lambda f: (f.order, f.key))
 
@@ -102,7 +93,8 @@ class Wallet:
         for p in postings:
             when = p.at.astimezone(tz).strftime("%m-%d %H:%M")
             sign = "+" if p.amount > 0 else "−"
-            lines.append(f"{when} {sign}{self.ctx.format_amount(abs(p.amount))} {describe(p)}")
+            what = describe(p, self.ctx.catalogue)
+            lines.append(f"{when} {sign}{self.ctx.format_amount(abs(p.amount))} {what}")
         return "\n".join(lines)
 
     @command("top", help="Leaderboard: top [earners|rich|lifetime]",
@@ -152,11 +144,12 @@ class Wallet:
 
     @command("rewards", help="What earns what here")
     async def rewards(self, call: CommandCall) -> str:
-        answers = await self.ctx.hooks.collect("economy_reward_lines", channel=call.channel)
+        answers = await self.ctx.hooks.collect(hookspecs.economy_reward_lines,
+                                               channel=call.channel)
         lines = [str(a) for a in answers if a]
         if not lines:
             return "Nothing pays right now."
-        out = [f"🎁 Ways to earn {self.ctx.core.currency.plural}:",
+        out = [f"🎁 Ways to earn {self.ctx.currency_word(0)}:",
                *(f"• {line}" for line in lines)]
         standing = await self.ctx.members.standing(call.channel, call.username)
         if not standing.may_earn:

@@ -11,14 +11,24 @@ FEATURE_WORDS = re.compile(r"streak|shop|jackpot|heist|bount|presence|wallet|van
                            re.IGNORECASE)
 
 
+def core_files() -> list[Path]:
+    """Every Python file of the core, in every sub-package (ledger/, config/ …)."""
+    return sorted((ROOT / "economy_core").rglob("*.py"))
+
+
+def test_the_walk_reaches_sub_packages() -> None:
+    names = {p.relative_to(ROOT / "economy_core").as_posix() for p in core_files()}
+    assert {"ledger/moves.py", "config/settings.py", "contract.py"} <= names
+
+
 def test_core_code_names_no_feature() -> None:
     offenders = []
-    for path in sorted((ROOT / "economy_core").glob("*.py")):
+    for path in core_files():
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if "__slots__" in line:
                 continue
             if FEATURE_WORDS.search(line):
-                offenders.append(f"{path.name}:{lineno}: {line.strip()}")
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
     assert offenders == []
 
 
@@ -55,3 +65,31 @@ def test_every_builtin_plugin_package_is_packaged() -> None:
     for plugin in (ROOT / "plugins").iterdir():
         if (plugin / "__init__.py").exists():
             assert f"economy_plugins.{plugin.name}" in packages
+
+
+def test_plugins_and_examples_import_the_core_only_from_its_root() -> None:
+    """One import root: everything a plugin author needs is re-exported by ``economy_core``."""
+    offenders = []
+    files = [*(ROOT / "plugins").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and \
+                    node.module.startswith("economy_core."):
+                offenders.append(f"{path.relative_to(ROOT)} imports {node.module}")
+            elif isinstance(node, ast.Import):
+                offenders += [f"{path.relative_to(ROOT)} imports {a.name}" for a in node.names
+                              if a.name.startswith("economy_core.")]
+    assert offenders == []
+
+
+def test_the_readme_imports_the_core_only_from_its_root() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"from economy_core\.(?!testing)\w+ import", readme) == []
+
+
+def test_every_root_export_exists() -> None:
+    import economy_core
+
+    missing = [name for name in economy_core.__all__ if not hasattr(economy_core, name)]
+    assert missing == []

@@ -104,8 +104,13 @@ def test_empty_document_gives_the_documented_defaults() -> None:
     assert core.admin.owner_level == 4
     assert core.commands.rate_limit_per_minute == 10
     assert core.clock.tz == ZoneInfo("UTC")
-    assert (core.outbox.min_gap_seconds, core.outbox.max_chars, core.outbox.merge_window_seconds,
-            core.outbox.chat_per_minute) == (2.0, 240, 1.0, 10)
+    outbox = core.outbox
+    assert (outbox.pm_burst, outbox.pm_per_second, outbox.margin_seconds, outbox.chat_per_minute,
+            outbox.max_chars, outbox.merge_window_seconds, outbox.shutdown_seconds) == (
+        20, 10.0, 0.01, 10, 240, 1.0, 1.0)
+    antiflood = outbox.chat_antiflood
+    assert (antiflood.enabled, antiflood.burst, antiflood.per_second,
+            antiflood.cooldown_seconds) == (False, 4, 1.0, 4.0)
     assert core.log.level == "INFO"
     assert core.ignored_users == ["CyTubeBot", "NepBot"]
     assert config.enabled == () and config.plugins == {}
@@ -115,7 +120,7 @@ def test_values_are_structured_into_the_declared_types() -> None:
     config = parse({
         "channels": [{"channel": "one"}, {"domain": "example.org", "channel": "two"}],
         "clock": {"timezone": "Europe/Berlin"},
-        "outbox": {"min_gap_seconds": 3},
+        "outbox": {"pm_per_second": 3},
         "plugins": {"enabled": ["gambling"],
                     "gambling": {"payouts": {"2": 20}, "names": ["x"], "motto": "go",
                                  "mode": "fair", "prizes": [{"name": "hat"}]}},
@@ -123,8 +128,8 @@ def test_values_are_structured_into_the_declared_types() -> None:
     assert [c.channel for c in config.core.channels] == ["one", "two"]
     assert config.core.channels[1].domain == "example.org"
     assert config.core.clock.tz == ZoneInfo("Europe/Berlin")
-    gap = config.core.outbox.min_gap_seconds
-    assert gap == 3.0 and type(gap) is float  # an int IS accepted for a float
+    rate = config.core.outbox.pm_per_second
+    assert rate == 3.0 and type(rate) is float  # an int IS accepted for a float
     games = config.plugins["gambling"]
     assert games == GamesConfig(mode="fair", payouts={2: 20}, names=("x",),
                                 prizes=[Prize("hat", 0)], motto="go")
@@ -168,8 +173,8 @@ def test_the_issue_example_message_is_exact() -> None:
     ({"metrics": {"port": "10"}}, 'metrics.port: expected int, got "10"'),
     ({"metrics": {"port": True}}, "metrics.port: expected int, got true"),
     ({"metrics": {"port": 1.5}}, "metrics.port: expected int, got 1.5"),
-    ({"outbox": {"min_gap_seconds": False}}, "outbox.min_gap_seconds: expected float, got false"),
-    ({"outbox": {"min_gap_seconds": "2"}}, 'outbox.min_gap_seconds: expected float, got "2"'),
+    ({"outbox": {"pm_per_second": False}}, "outbox.pm_per_second: expected float, got false"),
+    ({"outbox": {"pm_per_second": "2"}}, 'outbox.pm_per_second: expected float, got "2"'),
     ({"bot": {"username": 1}}, "bot.username: expected str, got 1"),
     ({"metrics": 5}, "metrics: expected a table, got 5"),
     ({"ignored_users": "CyTubeBot"}, 'ignored_users: expected an array, got "CyTubeBot"'),
@@ -305,11 +310,11 @@ def test_a_missing_variable_fails_with_its_path_and_every_one_is_reported() -> N
 
 def test_expanded_text_may_stand_for_numbers_and_booleans_but_literal_text_may_not() -> None:
     config = parse({"metrics": {"port": "${PORT:-9000}"},
-                    "outbox": {"min_gap_seconds": "${GAP}"},
+                    "outbox": {"margin_seconds": "${GAP}"},
                     "plugins": {"enabled": ["gambling"], "gambling": {"enabled": "${ON}"}}},
                    {"GAP": "0.5", "ON": "false"})
     assert config.core.metrics.port == 9000
-    assert config.core.outbox.min_gap_seconds == 0.5
+    assert config.core.outbox.margin_seconds == 0.5
     assert config.plugins["gambling"].enabled is False
     assert problems({"metrics": {"port": "${PORT}"}}, {"PORT": "eighty"}) == [
         'metrics.port: expected int, got "eighty"']
@@ -512,7 +517,8 @@ def test_any_valid_config_round_trips_through_the_effective_rendering(
         channels: list[str], payouts: dict[int, int]) -> None:
     config = parse({
         "currency": {"name": name, "symbol": symbol},
-        "ignored_users": users, "metrics": {"port": port}, "outbox": {"min_gap_seconds": gap},
+        "ignored_users": users, "metrics": {"port": port},
+        "outbox": {"merge_window_seconds": gap},
         "channels": [{"channel": c} for c in channels],
         "plugins": {"enabled": ["gambling"], "gambling": {"payouts": {str(k): v for k, v
                                                                       in payouts.items()}}},

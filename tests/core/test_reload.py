@@ -98,6 +98,13 @@ async def test_a_change_that_needs_a_restart_is_refused_whole(make_app: MakeApp,
         str(write_config(tmp_path / "e.toml", app, enable_more)))
     assert not result.ok and "plugins.enabled" in result.message
 
+    def move_the_api(data: dict[str, Any]) -> None:
+        data.setdefault("api", {})["subject"] = "kryten.elsewhere.command"
+
+    result = await app.app.reload_from_file(
+        str(write_config(tmp_path / "e.toml", app, move_the_api)))
+    assert not result.ok and "api.subject" in result.message
+
 
 class ReloadWatcher:
     """Records the section each reload hands it (plugins get their own section)."""

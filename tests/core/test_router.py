@@ -143,7 +143,7 @@ async def test_fuzzed_pms_never_crash_or_move_money(make_app: MakeApp,
         assert all(isinstance(r, str) and r for r in replies)
     total = await app.ledger.circulation(CHANNEL)
     flips = [p for p in await app.ledger.history(CHANNEL, "alice", limit=1000)
-             if p.type == "wager"]
+             if p.type == "bank_stake"]
     assert total == 2000 - sum(-p.amount for p in flips)
     assert await app.ledger.verify() == []
     errors = [line for line in app.app.metrics.render().splitlines()

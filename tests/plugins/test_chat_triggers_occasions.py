@@ -1,18 +1,29 @@
 """content.present_at_event_start: an occasion plugin (here a minimal stand-in for the events
-plugin) broadcasts ``economy_occasion_started``; everyone present is paid once per occasion start,
-through the chat_triggers writer (caps in the ledger's cap store, multipliers, analytics)."""
+plugin) publishes and broadcasts ``economy_occasion_started``; everyone present is paid once per
+occasion start, through the chat_triggers writer (caps in the ledger's cap store, multipliers,
+analytics)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from economy_core.commands import CommandCall, command
-from economy_core.context import PluginContext
+import pluggy
+
+from economy_core import CommandCall, PluginContext, command, hookimpl, hookspec
 
 from .test_chat_triggers_kit import CHANNEL, START_BALANCE, chat_room
 
 TRIGGER = "content.present_at_event_start"
+
+
+class OccasionHooks:
+    """The hook spec an occasion-running plugin publishes (chat_triggers implements it)."""
+
+    @hookspec
+    def economy_occasion_started(self, channel: str, name: str, at: datetime,
+                                 reward: int | None) -> None:
+        """``name`` began at ``at``; ``reward`` overrides the default presence reward."""
 
 
 class Occasions:
@@ -21,14 +32,19 @@ class Occasions:
 
     name = "occasions"
 
+    @staticmethod
+    @hookimpl
+    def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+        pluginmanager.add_hookspecs(OccasionHooks)
+
     def __init__(self, ctx: PluginContext[Any]) -> None:
         self.ctx = ctx
         self.last: tuple[str, datetime, int | None] | None = None
 
     async def start(self, channel: str, name: str, at: datetime, reward: int | None) -> None:
         self.last = (name, at, reward)
-        await self.ctx.hooks.broadcast("economy_occasion_started", channel=channel, name=name,
-                                       at=at, reward=reward)
+        await self.ctx.hooks.broadcast(OccasionHooks.economy_occasion_started, channel=channel,
+                                       name=name, at=at, reward=reward)
 
     @command("occasion", help="Start an occasion", admin=True)
     async def occasion(self, call: CommandCall, name: str, reward: int | None = None) -> str:

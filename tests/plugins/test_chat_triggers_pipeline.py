@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from economy_core import Contract, Counter
 from economy_core.hookspecs import hookimpl
 from economy_core.hooktypes import AwardRequest, Multiplier
 from economy_core.testing import MakeApp
@@ -149,6 +150,7 @@ class ThirdParty:
     """A plugin adding three triggers: one broken, one sloppy, one spying."""
 
     name = "thirdparty"
+    contract = Contract(counters=(Counter("spied_on", "spied on"),))
 
     def __init__(self, ctx: Any) -> None:
         self.spy = Spy()

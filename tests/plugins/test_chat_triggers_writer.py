@@ -139,8 +139,10 @@ async def test_schema_1_databases_get_the_last_active_table(tmp_path: Path) -> N
         table.to_metadata(old)
     try:
         assert await migrate(engine, "chat_triggers", old, 1) == 0
-        assert await migrate(engine, "chat_triggers", tables.metadata, tables.SCHEMA_VERSION,
-                             tables.UPGRADES) == 1
+        schema = tables.schema
+        assert schema.version == 2 and schema.history[0][0] == 2
+        assert await migrate(engine, "chat_triggers", schema.metadata, schema.version,
+                             schema.steps) == 1
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
         assert "chat_triggers_last_active" in names

@@ -334,7 +334,7 @@ async def test_stakes_in_a_channel_dropped_from_the_config_are_refunded(
         make_app: MakeApp) -> None:
     app = await gambling_app(make_app)
     ledger = plugin(app).ctx.ledger
-    await ledger.credit("oldchan", "alice", 500, type="admin_grant", kind=Kind.EARN)
+    await app.app.ledger.credit("oldchan", "alice", 500, type="admin_grant", kind=Kind.EARN)
     held = await ledger.escrow("oldchan", "alice", 200, purpose="gambling.spin", type="wager",
                                kind=Kind.GAMBLE)
     assert held.ok and await app.app.ledger.balance("oldchan", "alice") == 300

@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from economy_core import Contract, PluginContext, PostingType
 from economy_core.ledger import WITHHELD, Kind
 from economy_core.testing import AppHarness, MakeApp
 
@@ -82,14 +83,31 @@ async def test_both_minimums_must_be_met(make_app: MakeApp) -> None:
     assert await app.balance("carol") == 101
 
 
-async def test_admin_awards_are_exempt_and_single_credits_report_withheld(
+class Granter:
+    """Declares an earn-class type exempt from the minimums (as an admin plugin's grants are)."""
+
+    name = "granter"
+    contract = Contract(posting_types=(
+        PostingType("granter_gift", "gift", Kind.EARN, onboarding_exempt=True),
+        PostingType("granter_prize", "prize", Kind.EARN),
+    ))
+
+    def __init__(self, ctx: PluginContext[None]) -> None:
+        self.ctx = ctx
+
+
+async def test_declared_exempt_types_pass_and_single_credits_report_withheld(
         make_app: MakeApp) -> None:
-    app = await onboarding_app(make_app, age=60)
+    app = await make_app(plugins=["presence", "wallet", Granter], channel=CHANNEL, config={
+        "onboarding": {"min_account_age_minutes": 60, "exempt_types": ["granter_prize"]}})
+    ledger = app.plugin("granter").ctx.ledger
     await app.join("dave")
     withheld = await app.ledger.credit(CHANNEL, "dave", 50, type="earn", kind=Kind.EARN)
     assert (withheld.ok, withheld.error, withheld.postings) == (False, WITHHELD, ())
-    granted = await app.ledger.credit(CHANNEL, "dave", 50, type="admin_grant", kind=Kind.EARN)
-    assert granted.ok and await app.balance("dave") == 50
+    granted = await ledger.credit(CHANNEL, "dave", 40, type="granter_gift", kind=Kind.EARN)
+    assert granted.ok and await app.balance("dave") == 40
+    prize = await ledger.credit(CHANNEL, "dave", 10, type="granter_prize", kind=Kind.EARN)
+    assert prize.ok and await app.balance("dave") == 50  # exempt by the operator's config
     # other kinds are never gated: a young account can still be refunded or tipped
     tipped = await app.ledger.credit(CHANNEL, "dave", 5, type="tip_receive",
                                      kind=Kind.TRANSFER)

@@ -86,7 +86,7 @@ async def test_scenario_7_streak_six_to_day_seven(make_app: MakeApp) -> None:
     await visit(app, "alice")
     assert await app.balance("alice") - before == 100 + 200
     assert (await paid(app, "alice"))[-2:] == [("streak_bonus", "streak.day7", 100),
-                                               ("milestone", "streak.milestone.7", 200)]
+                                               ("streak_milestone", "streak.milestone.7", 200)]
     [line] = app.chat_lines()
     assert "alice" in line and "7" in line
     pms = app.pms_to("alice")
@@ -366,7 +366,7 @@ async def test_milestone_bonuses_and_messages_are_configurable(make_app: MakeApp
         "bonus_message": "B{days}:{amount}", "milestone_message": "M{days}:{amount} {currency}",
         "announce_message": "{user} streak {days}!"}})
     await daily_visits(app, "alice", 30)
-    milestones = [(t, a) for typ, t, a in await paid(app, "alice") if typ == "milestone"]
+    milestones = [(t, a) for typ, t, a in await paid(app, "alice") if typ == "streak_milestone"]
     assert milestones == [("streak.milestone.7", 77), ("streak.milestone.30", 3030)]
     assert app.chat_lines() == ["alice streak 7!", "alice streak 30!"]
     pms = app.pms_to("alice")
@@ -378,7 +378,7 @@ async def test_milestone_bonuses_and_messages_are_configurable(make_app: MakeApp
 async def test_announcement_switch(make_app: MakeApp) -> None:
     app = await streak_app(make_app, {"daily": {"announce_milestones": False}})
     await daily_visits(app, "alice", 7)
-    assert ("milestone", "streak.milestone.7", 200) in await paid(app, "alice")
+    assert ("streak_milestone", "streak.milestone.7", 200) in await paid(app, "alice")
     assert app.chat_lines() == []
 
 

@@ -8,12 +8,44 @@ import io
 import pytest
 
 from economy_core.cli import default_app_config, default_enabled
+from economy_core.manager import PluginLoadError
 from economy_core.testing import MakeApp
+
+
+def dependants(name: str) -> set[str]:
+    """Built-in plugins that declare they require ``name`` (directly or through another)."""
+    from economy_core.contract import contract_of
+    from economy_core.testing import resolve_plugins
+
+    infos = resolve_plugins(default_enabled())
+    out: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for info in infos:
+            needs = set(contract_of(info.cls).requires)
+            if info.name not in out and needs & ({name} | out):
+                out.add(info.name)
+                grew = True
+    return out
+
+
+def test_streaks_declares_that_it_needs_presence() -> None:
+    assert dependants("presence") == {"streaks"}
+
+
+async def test_a_plugin_whose_requirement_is_off_stops_start_up(make_app: MakeApp) -> None:
+    plugins = [name for name in default_enabled() if name != "presence"]
+    with pytest.raises(PluginLoadError) as raised:
+        await make_app(plugins=plugins)
+    assert "'streaks' requires plugin 'presence'" in str(raised.value)
 
 
 @pytest.mark.parametrize("off", default_enabled())
 async def test_bot_runs_with_each_builtin_plugin_off(make_app: MakeApp, off: str) -> None:
-    plugins = [name for name in default_enabled() if name != off]
+    """Each plugin can be switched off (with the plugins that declare they need it)."""
+    dropped = {off} | dependants(off)
+    plugins = [name for name in default_enabled() if name not in dropped]
     app = await make_app(plugins=plugins)
     await app.join("alice")
     await app.chat("alice", "hello")

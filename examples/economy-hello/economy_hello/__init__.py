@@ -2,8 +2,9 @@
 
 Users PM ``hello`` once per day for a small bonus, and saying the configured greeting word in
 public chat counts towards a per-user tally kept in the plugin's own table (``hello_greetings``).
-It shows every part a plugin usually needs: a config schema, a table with a migration, a PM command,
-a hook, an idempotent credit, and a line for the ``rewards`` listing.
+It shows every part a plugin usually needs: a config schema, a table in a versioned schema, a
+contract (what it writes), a PM command, a hook, an idempotent credit, and a line for the
+``rewards`` listing. Everything comes from the ``economy_core`` package root.
 """
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ from __future__ import annotations
 import attrs
 import sqlalchemy as sa
 
-from economy_core.commands import CommandCall, command
-from economy_core.config import setting
-from economy_core.context import PluginContext
-from economy_core.events import ChatMessage, user_key
-from economy_core.hookspecs import hookimpl
+from economy_core import (
+    NAMING,
+    ChatMessage,
+    CommandCall,
+    Contract,
+    Kind,
+    PluginContext,
+    PostingType,
+    Schema,
+    command,
+    hookimpl,
+    setting,
+    user_key,
+)
 
-metadata = sa.MetaData()
+metadata = sa.MetaData(naming_convention=NAMING)
+schema = Schema(metadata)  # version 1; later changes are @schema.upgrade("...") steps
 greetings = sa.Table(
     "hello_greetings", metadata,
     sa.Column("channel", sa.String(100), primary_key=True),
@@ -37,8 +48,8 @@ class HelloPlugin:
 
     name = "hello"
     Config = HelloConfig
-    metadata = metadata
-    schema_version = 1
+    schema = schema
+    contract = Contract(posting_types=(PostingType("hello_bonus", "daily hello", Kind.EARN),))
 
     def __init__(self, ctx: PluginContext[HelloConfig]) -> None:
         self.ctx = ctx
@@ -48,7 +59,7 @@ class HelloPlugin:
         day = self.ctx.clock.local_date(self.ctx.tz)
         amount = self.ctx.config.bonus
         result = await self.ctx.ledger.credit(
-            call.channel, call.username, amount, type="earn", trigger_id="hello.daily",
+            call.channel, call.username, amount, type="hello_bonus", trigger_id="hello.daily",
             reason="daily hello", key=f"hello:{user_key(call.username)}:{day.isoformat()}")
         if result.replayed:
             return "👋 Hello again! Today's bonus is already yours; come back tomorrow."

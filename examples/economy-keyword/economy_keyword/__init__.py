@@ -15,10 +15,17 @@ from collections.abc import Sequence
 
 import attrs
 
-from economy_core.config import setting
-from economy_core.context import PluginContext
-from economy_core.hookspecs import hookimpl
-from economy_core.triggers import Cap, ChatContext, EarningTrigger, TriggerHit
+from economy_core import (
+    Cap,
+    ChatContext,
+    Contract,
+    Counter,
+    EarningTrigger,
+    PluginContext,
+    TriggerHit,
+    hookimpl,
+    setting,
+)
 
 
 def _word(_instance: object, _attribute: object, value: str) -> None:
@@ -66,11 +73,12 @@ class KeywordPlugin:
 
     name = "keyword"
     Config = KeywordConfig
+    contract = Contract(counters=(Counter("keywords_said", "keywords said"),))
 
     def __init__(self, ctx: PluginContext[KeywordConfig]) -> None:
         self.ctx = ctx
         self.trigger: EarningTrigger = KeywordTrigger(ctx)
 
-    @hookimpl
+    @hookimpl(optionalhook=True)  # published by chat_triggers; never called without it
     def economy_earning_triggers(self) -> list[EarningTrigger]:
         return [self.trigger]

@@ -68,6 +68,8 @@ from .manager import (
     installed_entry_points,
     load_app_config,
     new_plugin_manager,
+    refuse_errors,
+    review_config,
 )
 from .manager import register as register_plugin
 from .members import Members
@@ -175,6 +177,7 @@ class EconomyApp:
         """Bring everything up in the documented order; raises on any start-up failure."""
         core = self.core
         self.catalogue = check_plugins(self.plugin_infos, self.plugin_manager)
+        self._review(self.config)
         self.engine = make_engine(core.database.url)
         self.ledger = Ledger(self.engine, self.clock, tz=self.tz, on_commit=self._on_commit)
         await self.ledger.start()
@@ -327,6 +330,7 @@ class EconomyApp:
                 needs_restart.append(f"api.{key}")
         if needs_restart:
             return needs_restart
+        self._review(new)
         self.config, self.core = new, new.core
         for name, loaded in self.plugins.items():
             loaded.context.settings.config = new.plugins.get(name)
@@ -358,6 +362,16 @@ class EconomyApp:
             log.error("%s", message)
             return ReloadResult(False, message)
         return ReloadResult(True, f"configuration reloaded from {source}")
+
+    def _review(self, config: AppConfig) -> None:
+        """The plugins' config reviews: warnings logged under each plugin's logger; errors
+        refuse the config (ConfigError) before anything changes."""
+        notes = review_config(config, self.plugin_infos)
+        refuse_errors(notes, config.source)
+        for note in notes:
+            logging.getLogger(f"economy_plugins.{note.path.split('.')[1]}"
+                              if note.path.startswith("plugins.") else "economy_core.config"
+                              ).warning("%s", note)
 
     # -- services handed to plugins -----------------------------------------------------------
 

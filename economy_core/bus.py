@@ -67,6 +67,15 @@ _LINK = re.compile(r"<a\s[^>]*?href=\"([^\"]*)\"[^>]*>.*?</a>", re.IGNORECASE | 
 _TAG = re.compile(r"<[^>]+>")
 
 
+_CONNECTION_WORDS = ("eof", "connection", "closed", "refused", "reset", "timed out", "timeout",
+                     "broken pipe", "stale")
+
+
+def _is_connection_error(reason: str) -> bool:
+    lowered = reason.lower()
+    return any(word in lowered for word in _CONNECTION_WORDS)
+
+
 def _int(value: Any) -> int | None:
     """A rank from the wire (an int, or digits), else None."""
     if isinstance(value, bool):
@@ -123,6 +132,8 @@ class KrytenBus:
         self._seen_chat: deque[tuple[str, str, str]] = deque(maxlen=200)
         self._own_lines: deque[tuple[str, str, float]] = deque(maxlen=OWN_LINES_KEPT)
         """(channel, comparable text, monotonic time) of chat lines we sent recently."""
+        self._last_nats_error = ""
+        """What nats-py last reported about the connection (for the one outage warning)."""
         self._served: list[tuple[str, Responder]] = []
         self._served_subs: list[Any] = []
         self._requests: set[asyncio.Task[None]] = set()
@@ -188,6 +199,7 @@ class KrytenBus:
             # buffer them and may lose them), re-read the room after a gap.
             client._on_disconnected = self._on_disconnected
             client._on_reconnected = self._on_reconnected
+            client._on_error = self._on_nats_error
             try:
                 await client.connect()
             except Exception as exc:
@@ -228,9 +240,24 @@ class KrytenBus:
             return True
         return False
 
+    async def _on_nats_error(self, exc: Exception) -> None:
+        """nats-py reports each failure of the connection here (an EOF, a refused reconnect
+        attempt …). While the connection is down they belong to one outage: remembered for the
+        single warning, not logged each; an error on a live connection is a warning of its
+        own (a permission refused, a slow consumer), never a traceback."""
+        reason = str(exc) or type(exc).__name__
+        if self._connected.is_set() and not _is_connection_error(reason):
+            self._log.warning("NATS reported an error: %s", reason)
+            return
+        self._last_nats_error = reason
+        self._log.debug("NATS connection error: %s", reason)
+
     async def _on_disconnected(self) -> None:
         if self._connected.is_set() and not self._paused:
-            self._log.warning("NATS connection lost; holding outgoing messages until it is back")
+            reason = self._last_nats_error or "the server closed the connection"
+            self._log.warning("NATS connection lost (%s); holding outgoing messages until it "
+                              "is back", reason)
+        self._last_nats_error = ""
         self._connected.clear()
 
     async def _on_reconnected(self) -> None:
@@ -254,6 +281,7 @@ class KrytenBus:
                               "sending anyway", ROBOT_WAIT_SECONDS)
         self._connected.set()
         self._log.info("NATS connection restored; re-reading the room")
+        self._last_nats_error = ""
         await self.seed_rooms()
 
     async def _on_robot_startup(self, _msg: Any) -> None:

@@ -36,6 +36,7 @@ from .manager import (
     installed_entry_points,
     load_app_config,
     load_plugins,
+    review_config,
 )
 
 log = logging.getLogger("economy_core.cli")
@@ -193,6 +194,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, plugins = loaded
+    for note in review_config(config, plugins):  # errors were refused by loading already
+        print(f"warning: {note}")
     print(f"{config_path(args.config)}: OK ({len(config.core.channels)} channel(s), plugins: "
           f"{', '.join(p.name for p in plugins) or 'none'})")
     return 0

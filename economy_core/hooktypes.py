@@ -42,6 +42,20 @@ class ProfileField:
 
 
 @attrs.frozen
+class ConfigNote:
+    """What a plugin's ``review_config`` says about its section beyond its types: a warning
+    (logged at start and reload, shown by ``config check``) or, with ``error``, a reason not
+    to run (``config check`` fails, start-up and reload refuse). ``path`` is the dotted key."""
+
+    path: str
+    text: str
+    error: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.text}"
+
+
+@attrs.frozen
 class CliCommand:
     """A command-line sub-command a plugin offers: ``cytube-economy <plugin> <name> ...``.
 

@@ -28,8 +28,9 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .config import AppConfig, parse_config, read_toml
+from .config import AppConfig, ConfigError, parse_config, read_toml
 from .contract import Catalogue, ContractError, Declared, build_catalogue
+from .hooktypes import ConfigNote
 
 ENTRY_POINT_GROUP = "cytube_economy.plugins"
 
@@ -137,6 +138,30 @@ def check_plugins(infos: Sequence[PluginInfo],
         raise PluginLoadError(str(exc)) from exc
 
 
+def review_config(config: AppConfig, infos: Sequence[PluginInfo]) -> list[ConfigNote]:
+    """What each enabled plugin's static ``review_config(section)`` says about its section
+    (warnings, and errors that forbid running); a review that raises is an error naming it."""
+    notes: list[ConfigNote] = []
+    for info in infos:
+        review = getattr(info.cls, "review_config", None)
+        if review is None or info.name not in config.plugins:
+            continue
+        try:
+            found = list(review(config.plugins[info.name]))
+        except Exception as exc:
+            found = [ConfigNote(f"plugins.{info.name}", f"the config review failed: {exc}",
+                                error=True)]
+        notes.extend(n for n in found if isinstance(n, ConfigNote))
+    return notes
+
+
+def refuse_errors(notes: Sequence[ConfigNote], source: str) -> None:
+    """Raise a :class:`ConfigError` listing the error notes, if any."""
+    errors = [str(n) for n in notes if n.error]
+    if errors:
+        raise ConfigError(errors)
+
+
 def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
     """Read and validate the config; load only the enabled plugins' classes.
 
@@ -153,4 +178,5 @@ def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
     config = parse_config(data, schemas=schemas, source=str(path))
     enabled = [i for i in infos if i.name in config.enabled]
     check_plugins(enabled)
+    refuse_errors(review_config(config, enabled), str(path))
     return config, enabled

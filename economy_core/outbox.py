@@ -248,7 +248,7 @@ class Outbox:
     """One paced outbound queue per channel (see the module docstring for the contract)."""
 
     def __init__(self, transport: Transport, *, pm_limits: Limits = CYTUBE_PM,
-                 chat_antiflood: Limits | None = None, margin_seconds: float = 0.01,
+                 chat_antiflood: Limits | None = None, margin_seconds: float = 0.02,
                  bot_rank: Callable[[str], int | None] = lambda channel: None,
                  chat_per_minute: int = 10, max_chars: int = 240,
                  merge_window_seconds: float = 1.0, shutdown_seconds: float = 1.0,

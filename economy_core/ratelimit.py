@@ -112,7 +112,7 @@ class SendPlanner:
     """When may the next message go (see the module docstring)? Times are seconds on any
     monotonic clock; ``margin`` (seconds) must exceed the transit jitter plus 1 ms."""
 
-    def __init__(self, margin: float = 0.01) -> None:
+    def __init__(self, margin: float = 0.02) -> None:
         if not margin >= 0 or math.isinf(margin):
             raise ValueError(f"margin must be a finite number >= 0, got {margin}")
         self.margin = margin

@@ -53,6 +53,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 CLI = Path(sys.executable).parent / "cytube-economy"
 TIME_SCALE = 60
 """The bot's clock runs this much faster: a rain interval of 1 min is about a second."""
+WELCOME = "Welcome, {user}! Here are {amount} {currency} to start."
+RAIN_PM = "Rain drop: +{amount} {currency} for being here."
+RAIN_LINE = "It's raining {currency} (for {count} user(s))!"
+"""The bot's public line: CyTube escapes its ' ( ) in the echo."""
 
 
 @pytest.fixture(scope="session")
@@ -131,9 +135,10 @@ def bot_config(stack: RobotStack, db: Path, *, raining: bool) -> dict[str, Any]:
         "plugins": {
             "enabled": ["chat_triggers", "presence", "rain", "wallet"],
             "presence": {"base_rate_per_minute": 0.0, "hourly_milestones": {},
-                         "welcome_wallet": {"delay_seconds": 30}},
+                         "welcome_wallet": {"amount": 100, "delay_seconds": 30,
+                                            "message": WELCOME}},
             "rain": {"enabled": raining, "interval_minutes": 1, "min_amount": 7,
-                     "max_amount": 7},
+                     "max_amount": 7, "message": RAIN_PM, "announce_message": RAIN_LINE},
         },
     }
 
@@ -206,16 +211,17 @@ async def test_economy_bot_end_to_end_through_the_real_robot(stack: RobotStack,
     errors_before, dropped_before = len(fake.errors), len(fake.dropped)
     await bot.start()
     try:
-        # carol was in the room before the bot started: seeded from the robot's KV, she gets
-        # an answer (once the bot listens) but no welcome wallet.
-        assert await first_answer(fake, bot, "carol") == 0
+        # carol was in the room before the bot started (the bot seeds the room from the
+        # robot's KV userlist): once the bot listens, her PM gets an answer.
+        await first_answer(fake, bot, "carol")
 
         # A newcomer gets the welcome wallet by PM, from the bot, through the robot.
         mark = len(fake.pms)
         await fake.add_user("alice", 1)
-        welcome = await fake.wait_for_pm("alice", lambda text: "100" in text, since=mark,
-                                         timeout=20)
-        assert welcome.sender == BOT and "Welcome" in welcome.text
+        welcome = await fake.wait_for_pm("alice", lambda text: text.startswith("Welcome"),
+                                         since=mark, timeout=20)
+        assert welcome.sender == BOT
+        assert welcome.text.startswith("Welcome, alice! Here are 100 Z-Coins to start.")
         assert await ask_balance(fake, "alice") == 100
 
         # A long chat line earns a reward.
@@ -232,10 +238,14 @@ async def test_economy_bot_end_to_end_through_the_real_robot(stack: RobotStack,
         announcement = await fake.wait_for_chat(lambda text: "raining" in text,
                                                 since=chat_mark, timeout=20)
         assert announcement.sender == BOT
+        assert announcement.text.startswith("It's raining Z-Coins (for ")
+        assert announcement.wire.startswith("It&#39;s raining Z-Coins &#40;for ")
         await bus.wait("chatmsg", lambda p: p.get("username") == BOT
-                       and "raining" in p.get("msg", ""), "the echo of the rain announcement")
-        drop = await fake.wait_for_pm("alice", lambda text: "Rain drop" in text, timeout=20)
-        assert "+7" in drop.text
+                       and p.get("msg") == announcement.wire,
+                       "the echo of the rain announcement")
+        drop = await fake.wait_for_pm("alice", lambda text: text.startswith("Rain drop"),
+                                      timeout=20)
+        assert drop.text.startswith("Rain drop: +7 Z-Coins for being here.")
         # Events reach the bot in order: once this reply is back, the echo was handled.
         assert await ask_balance(fake, "alice") >= earned + 7
     finally:

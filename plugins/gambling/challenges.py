@@ -14,8 +14,10 @@ A duel is a ``gambling_challenges`` row plus ledger escrows:
   challenger's escrow in one transaction; the loser of a race moves nothing.
 
 So each duel is settled exactly once whatever races (RELIABILITY 28), and a restart loses
-nothing: pending rows and their escrows are in the database, and the sweep (every
-:data:`SWEEP_SECONDS`, and once at start-up) refunds those that expired meanwhile.
+nothing: pending rows and their escrows are in the database. Each duel is refunded at its expiry
+by a job of its own (scheduled when it opens, and again at start-up for duels still pending);
+the sweep (once at start-up, then every :data:`SWEEP_SECONDS`) refunds any that expired while
+the bot was down.
 """
 
 from __future__ import annotations
@@ -155,9 +157,10 @@ class Challenges:
             return inserted_id(result), held.balance
 
         try:
-            _, balance = await ctx.ledger.atomic(open_duel)
+            duel_id, balance = await ctx.ledger.atomic(open_duel)
         except Refused as refused:
             return refused.text
+        self.schedule_expiry(duel_id, ctx.clock.now() + timedelta(seconds=timeout))
         pot = odds.duel_pot(wager, cfg.challenge.rake_percent)
         ctx.outbox.notify(channel, name, (
             f"⚔️ {username} challenges you to a {fmt(wager)} coin duel: winner takes "
@@ -327,6 +330,25 @@ class Challenges:
                               f"⌛ {duel.challenger}'s challenge to you expired.",
                               transactional=True)
         return True
+
+    def schedule_expiry(self, duel_id: int, expires_at: datetime) -> None:
+        """Refund the duel at its expiry, unless it is settled or declined first."""
+        ctx = self.host.ctx
+
+        async def expire_now() -> None:
+            found = await self._select(c.c.id == duel_id, c.c.status == "pending")
+            if found:
+                await self.expire(found[0])
+
+        delay = (expires_at - ctx.clock.now()).total_seconds()
+        ctx.scheduler.once(max(0.0, delay), expire_now, name=f"challenge-expiry:{duel_id}")
+
+    async def schedule_pending(self) -> int:
+        """Start-up: an expiry job for every duel still pending (returns how many)."""
+        pending = await self._select(c.c.status == "pending")
+        for duel in pending:
+            self.schedule_expiry(duel.id, duel.expires_at)
+        return len(pending)
 
     async def sweep(self) -> int:
         """Refund every pending duel past its expiry (all channels); returns how many."""

@@ -207,6 +207,9 @@ class AnnouncementsConfig:
 @attrs.frozen
 class GamblingConfig:
     enabled: bool = setting(True, help="Gambling on/off for every game")
+    allow_house_loss: bool = setting(
+        False, help="Run even with a game table whose expected return is >= 1.0 (players win "
+                    "from the house on average); without it such a table stops start-up")
     min_account_age_minutes: int = setting(
         60, validator=attrs.validators.ge(0),
         help="Minutes since the bot first saw a user before they may gamble (start, join, "

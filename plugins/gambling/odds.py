@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from economy_core import ConfigNote
+
 if TYPE_CHECKING:
     from .config import GamblingConfig, HeistConfig, SlotPayout
 
@@ -227,6 +229,21 @@ def warnings(cfg: GamblingConfig) -> list[str]:
         sizes = ", ".join(f"{n}: {r:.4f}" for n, r in bad)
         out.append(f"gambling.heist: expected return >= 1.0 for crew size(s) {sizes}")
     return out
+
+
+def review(cfg: GamblingConfig) -> list[ConfigNote]:
+    """The config review (G8): a game that returns >= 1.0 is an error unless the operator set
+    ``allow_house_loss``, then a warning; a slot table whose probabilities are not 1 ± tolerance
+    is a warning."""
+    notes = []
+    for line in warnings(cfg):
+        game, _, text = line.partition(": ")
+        losing = ">= 1.0" in text
+        error = losing and not cfg.allow_house_loss
+        if error:
+            text += " (set plugins.gambling.allow_house_loss = true to run it anyway)"
+        notes.append(ConfigNote(f"plugins.{game}", text, error=error))
+    return notes
 
 
 def report(cfg: GamblingConfig) -> str:

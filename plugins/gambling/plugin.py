@@ -26,6 +26,7 @@ from economy_core import (
     ChatMessage,
     CliCommand,
     CommandCall,
+    ConfigNote,
     Contract,
     Counter,
     Kind,
@@ -89,26 +90,21 @@ class Gambling:
 
     # -- life cycle -----------------------------------------------------------------------------
 
-    def warn_about_odds(self, config: GamblingConfig) -> list[str]:
-        """G8: log a warning for each game whose odds favour the players."""
-        found = odds.warnings(config)
-        for line in found:
-            self.ctx.log.warning("%s", line)
-        return found
+    @staticmethod
+    def review_config(config: GamblingConfig) -> list[ConfigNote]:
+        """G8: a game whose odds favour the players stops start-up (unless the operator allows
+        house losses, then it is a warning); a slot table not summing to 1 is a warning. The
+        core shows these in `config check` and logs them at start-up and reload."""
+        return odds.review(config)
 
     @hookimpl
     async def economy_startup(self) -> None:
-        self.warn_about_odds(self.ctx.config)
         await self.heists.abort_open()
         await self.heists.tell_untold()
         await self.refund_orphans()
         await self.sweep()
+        await self.challenges.schedule_pending()
         self.ctx.scheduler.every(SWEEP_SECONDS, self.sweep, name="sweep")
-
-    @hookimpl
-    async def economy_config_reloaded(self, config: Any) -> None:
-        if isinstance(config, GamblingConfig):
-            self.warn_about_odds(config)
 
     async def sweep(self) -> None:
         """Refund expired duels; end heists whose window job and watch did not run."""

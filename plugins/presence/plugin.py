@@ -131,8 +131,11 @@ class Presence:
 
     @hookimpl
     async def economy_room_seeded(self, snapshot: RoomSnapshot) -> None:
-        """Everyone in the snapshot is present (no arrival rewards); sessions of users missing
-        from it are departing (they left while we could not see)."""
+        """Everyone in the snapshot is present: no arrival rewards, except the welcome wallet for
+        users seen here for the first time (a channel that installs the bot, or someone whose
+        first visit fell into a restart: the wallet is once per account, at first sight, join or
+        snapshot). Sessions of users missing from it are departing (they left while we could
+        not see)."""
         now = self.ctx.clock.now()
         sessions = self.sessions.setdefault(snapshot.channel, {})
         present = {user_key(u.username): u.username for u in snapshot.users}
@@ -147,7 +150,11 @@ class Presence:
                 sessions[key] = Session(name, self._today(), minutes.get(key, 0))
             else:
                 known.departing_since = None
+        first_sight = await self._never_seen(snapshot.channel, new)
         await self._remember(snapshot.channel, new, now)
+        for name in first_sight:
+            if not self.ctx.identity.is_banned(snapshot.channel, name):
+                await self._pay_wallet(snapshot.channel, name)
 
     @hookimpl
     async def economy_user_joined(self, event: UserJoined) -> None:
@@ -366,6 +373,18 @@ class Presence:
             result = await conn.execute(sa.select(tables.users).where(
                 tables.users.c.channel == channel, tables.users.c.user_key == key))
             return result.first()
+
+    async def _never_seen(self, channel: str, usernames: Sequence[str]) -> list[str]:
+        """The users among ``usernames`` this plugin has no record of (first sight)."""
+        if not usernames:
+            return []
+        u = tables.users
+        by_key = {user_key(n): n for n in usernames}
+        async with self.ctx.db.connect() as conn:
+            known = {k for part in chunks(list(by_key))
+                     for (k,) in await conn.execute(sa.select(u.c.user_key).where(
+                         u.c.channel == channel, u.c.user_key.in_(part)))}
+        return [name for key, name in by_key.items() if key not in known]
 
     async def _remember(self, channel: str, usernames: Sequence[str], now: datetime) -> None:
         """Make sure each user has a row (first_seen kept, last_seen = now)."""

@@ -107,7 +107,7 @@ def test_empty_document_gives_the_documented_defaults() -> None:
     outbox = core.outbox
     assert (outbox.pm_burst, outbox.pm_per_second, outbox.margin_seconds, outbox.chat_per_minute,
             outbox.max_chars, outbox.merge_window_seconds, outbox.shutdown_seconds) == (
-        20, 10.0, 0.01, 10, 240, 1.0, 1.0)
+        20, 10.0, 0.02, 10, 240, 1.0, 1.0)
     antiflood = outbox.chat_antiflood
     assert (antiflood.enabled, antiflood.burst, antiflood.per_second,
             antiflood.cooldown_seconds) == (False, 4, 1.0, 4.0)

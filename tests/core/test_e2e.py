@@ -3,6 +3,8 @@ publishing real envelopes. One test per inbound event type, plus the drops at th
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, ClassVar
 
 from economy_core.events import ChatMessage, MediaChanged, user_key
@@ -34,7 +36,7 @@ async def test_pm_round_trip_and_snapshot_seeding(economy_e2e: Any) -> None:
     room = env.app.rooms[env.channel]
     assert room.is_present("alice") and room.rank_of("boss") == 4
     replies = await env.pm("alice", "balance")
-    assert replies == ["💰 alice: 0 Z"]  # seeded, not arrived: no welcome wallet
+    assert replies == ["💰 alice: 100 Z"]  # first sight (in the snapshot): the welcome wallet
 
 
 async def test_join_pays_welcome_wallet_and_leave_is_seen(economy_e2e: Any) -> None:
@@ -91,7 +93,17 @@ async def test_robot_restart_reseeds_the_room(economy_e2e: Any) -> None:
     await env.robot.restart()
     room = env.app.rooms[env.channel]
     await wait_until(lambda: room.is_present("bob") and not room.is_present("alice"), 5)
-    assert await env.app.ledger.balance(env.channel, "bob") == 0  # no arrival pay
+
+    def snapshots() -> float:
+        return float(env.app.metrics.events_in.get({"type": "RoomSnapshot"}))
+
+    seen = snapshots()
+    await asyncio.wait_for(env.app._bus.drain(), 5)
+    assert await env.app.ledger.balance(env.channel, "bob") == 100  # first sight: the wallet
+    await env.robot.restart()  # seen again: nothing more
+    await wait_until(lambda: snapshots() > seen, 5)
+    await asyncio.wait_for(env.app._bus.drain(), 5)
+    assert await env.app.ledger.balance(env.channel, "bob") == 100
 
 
 async def test_nats_restart_mid_run_keeps_working(economy_e2e: Any) -> None:
@@ -118,3 +130,22 @@ async def test_notices_queued_during_a_nats_outage_arrive_after_it(economy_e2e: 
     await env.nats.start()
     await wait_until(lambda: len(env.pms_to("alice")) >= 3, 20)
     assert sorted(env.pms_to("alice")) == [f"you earned {i}" for i in range(3)]
+
+
+async def test_a_nats_drop_is_one_warning_and_the_reconnect_one_info_line(
+        economy_e2e: Any, caplog: Any) -> None:
+    env = await economy_e2e(plugins=["wallet"])
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        await env.nats.restart()
+        bus = env.app._bus
+        await wait_until(lambda: bus.connected and bus._client._nats.is_connected, 15)
+        await wait_until(lambda: env.robot._client._nats.is_connected, 15)
+        await env.pm("alice", "about", timeout=15)
+    ours = [r for r in caplog.records if r.name.startswith("economy_core.bus")]
+    assert [r for r in ours if r.levelno >= logging.ERROR] == []
+    lost = [r.getMessage() for r in ours if r.levelno == logging.WARNING]
+    assert len(lost) == 1 and lost[0].startswith("NATS connection lost (")
+    assert [r.getMessage() for r in ours if r.levelno == logging.INFO
+            and "restored" in r.getMessage()] == ["NATS connection restored; re-reading the room"]
+    assert [r for r in ours if r.exc_info] == []  # no "NoneType: None" tracebacks

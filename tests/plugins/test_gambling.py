@@ -115,11 +115,11 @@ async def test_scenario_28_decline_expiry_and_self(make_app: MakeApp) -> None:
     start = app.clock.now()
     await app.advance(119)
     assert await app.balance("alice") == 900  # not expired yet
-    await app.advance(61)  # expired at 120 s; the 60 s sweep has run by 180 s
+    await app.advance(1)  # expired at 120 s: refunded then, not at the next sweep
     assert await app.balance("alice") == 1000
     refunds = [p for p in await postings(app, "alice") if p.type == "refund"]
     assert len(refunds) == 2
-    assert refunds[-1].at - start <= timedelta(seconds=180)
+    assert refunds[-1].at - start == timedelta(seconds=120)
     assert any("didn't answer" in m for m in app.pms_to("alice"))
     assert any("expired" in m for m in app.pms_to("bob"))
 
@@ -283,11 +283,10 @@ async def test_accept_takes_the_oldest_and_expired_is_refunded(make_app: MakeApp
     await app.pm("alice", "challenge @carol 100")
     await app.advance(20)
     await app.pm("bob", "challenge @carol 200")
-    await app.advance(15)  # alice's has expired, the sweep has not run yet
-    [reply] = await app.pm("carol", "accept")
-    assert "expired" in reply and await app.balance("alice") == 1000
+    await app.advance(15)  # alice's expired at 30 s and was refunded right then
+    assert await app.balance("alice") == 1000
     force(app, 0.1)
-    assert "bob" in (await app.pm("carol", "accept"))[0]
+    assert "bob" in (await app.pm("carol", "accept"))[0]  # the oldest still pending
 
 
 async def test_pending_challenge_survives_restart_and_expiry_refunds(make_app: MakeApp) -> None:
@@ -297,9 +296,15 @@ async def test_pending_challenge_survives_restart_and_expiry_refunds(make_app: M
     force(app, 0.1)
     assert "You lost" in (await app.pm("bob", "accept"))[0]  # resumed
     await app.pm("alice", "challenge @carol 100")
+    start = app.clock.now()
+    await app.advance(50)
     app = await app.restart()
-    await app.advance(200)
+    await app.advance(69)
+    assert await app.balance("alice") == 1000 + 90 - 100  # still held at 119 s
+    await app.advance(1)  # the restarted bot refunds it at its expiry, 120 s
     assert await app.balance("alice") == 1000 + 90
+    [refund] = [p for p in await postings(app, "alice") if p.type == "refund"]
+    assert refund.at - start == timedelta(seconds=120)
     assert await open_gambling_escrows(app) == []
 
 

@@ -40,7 +40,9 @@ async def gambling_app(make_app: MakeApp, config: Mapping[str, Any] | None = Non
     """The SPEC §8 fixture: an app with the gambling plugin whose ``users`` each hold
     ``balance`` and were first seen 65 minutes before the clock reads 20:00 UTC."""
     clock = FakeClock(SPEC_NOW - ACCOUNT_AGE)
-    overrides = merge_config({"plugins": {"gambling": dict(config or {})}}, core or {})
+    # tests force rolls on tables and odds an operator would not ship: allowed here
+    section = {"allow_house_loss": True, **dict(config or {})}
+    overrides = merge_config({"plugins": {"gambling": section}}, core or {})
     app = await make_app(plugins=[Gambling, *plugins], config=overrides, channel=CHANNEL, db=db,
                          clock=clock)
     for user in users:

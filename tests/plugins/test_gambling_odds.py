@@ -17,6 +17,7 @@ from economy_plugins.gambling.plugin import run_odds
 from economy_plugins.gambling.rolls import ScriptedRolls, SeededRolls
 
 from economy_core import cli
+from economy_core.config import ConfigError
 from economy_core.manager import PluginInfo
 from economy_core.testing import MakeApp, build_config
 
@@ -176,27 +177,38 @@ def test_warnings_name_the_game() -> None:
     assert "sum to 0.2000" in line
 
 
-async def test_start_up_warns_about_a_generous_table(make_app: MakeApp,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="economy_plugins.gambling")
+async def test_a_generous_table_stops_start_up_unless_house_loss_is_allowed(
+        make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
     table = [dict(r, probability=r["probability"] * 1.2) for r in SPEC_SLOT_TABLE[:-1]]
-    await gambling_app(make_app, {"spin": {"payouts": table}})
+    with pytest.raises(ConfigError, match=r"plugins\.gambling\.spin: .*>= 1\.0.*"
+                                          r"allow_house_loss = true"):
+        await gambling_app(make_app, {"spin": {"payouts": table}, "allow_house_loss": False})
+    caplog.set_level(logging.WARNING, logger="economy_plugins.gambling")
+    await gambling_app(make_app, {"spin": {"payouts": table}, "allow_house_loss": True},
+                       db="allowed.db")
     lines = [r.getMessage() for r in caplog.records if r.name == "economy_plugins.gambling"]
-    assert any(m.startswith("gambling.spin") and "sum to" in m for m in lines)
-    assert any(m.startswith("gambling.spin") and ">= 1.0" in m for m in lines)
+    assert any(m.startswith("plugins.gambling.spin") and "sum to" in m for m in lines)
+    assert any(m.startswith("plugins.gambling.spin") and ">= 1.0" in m for m in lines)
 
 
-async def test_reload_warns_for_the_new_config(make_app: MakeApp,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_reload_warns_for_the_new_config_and_refuses_a_losing_one(
+        make_app: MakeApp, caplog: pytest.LogCaptureFixture) -> None:
     app = await gambling_app(make_app)
     caplog.set_level(logging.WARNING, logger="economy_plugins.gambling")
     caplog.clear()
     running = app.app.config
-    new = build_config(app.app.plugin_infos, {"plugins": {"gambling": {"flip": {
-        "win_chance": 0.55}}}}, database_url=running.core.database.url, channel=CHANNEL)
-    assert await app.app.reload_config(new) == []  # the core's reload, as SIGHUP runs it
+    losing = build_config(app.app.plugin_infos, {"plugins": {"gambling": {
+        "allow_house_loss": False, "flip": {"win_chance": 0.55}}}},
+        database_url=running.core.database.url, channel=CHANNEL)
+    with pytest.raises(ConfigError, match=r"plugins\.gambling\.flip"):
+        await app.app.reload_config(losing)
+    assert app.app.config is running  # nothing applied
+    allowed = build_config(app.app.plugin_infos, {"plugins": {"gambling": {
+        "allow_house_loss": True, "flip": {"win_chance": 0.55}}}},
+        database_url=running.core.database.url, channel=CHANNEL)
+    assert await app.app.reload_config(allowed) == []  # the core's reload, as SIGHUP runs it
     [record] = [r for r in caplog.records if r.name == "economy_plugins.gambling"]
-    assert record.levelno == logging.WARNING and "gambling.flip" in record.getMessage()
+    assert record.levelno == logging.WARNING and "plugins.gambling.flip" in record.getMessage()
 
 
 # -- the odds command ---------------------------------------------------------------------------

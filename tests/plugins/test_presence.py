@@ -110,13 +110,36 @@ async def test_welcome_back_after_long_absence_once(make_app: MakeApp) -> None:
     assert await app.balance("alice") - before == 100
 
 
-async def test_seeded_users_earn_without_arrival_rewards(make_app: MakeApp) -> None:
+async def test_first_sight_in_a_snapshot_pays_the_wallet_once(make_app: MakeApp) -> None:
+    """A channel that installs the bot: everyone already in the room gets the welcome wallet
+    (at first sight), paid once ever; being seeded is not an arrival (no welcome-back)."""
     app = await presence_app(make_app)
     await app.seed(["alice", "bob"])
     await app.advance(minutes=2)
-    assert await app.balance("alice") == 2
-    assert await app.balance("bob") == 2
-    assert app.pms_to("alice") == []
+    assert await app.balance("alice") == 102
+    assert await app.balance("bob") == 102
+    assert any("100" in m for m in app.pms_to("alice"))  # the welcome PM, after its delay
+    app = await app.restart()
+    await app.seed(["alice", "bob", "carol"])  # carol's first visit fell into the restart
+    await app.advance(minutes=1)
+    assert await app.balance("alice") == 103  # no second wallet
+    assert await app.balance("carol") == 101
+    assert [p.type for p in await app.ledger.history(CHANNEL, "alice", limit=50)].count(
+        "welcome_wallet") == 1
+
+
+async def test_a_snapshot_never_pays_welcome_back(make_app: MakeApp) -> None:
+    app = await presence_app(make_app)
+    await app.join("alice")
+    await app.leave("alice")
+    await app.advance(days=10)
+    before = await app.balance("alice")
+    await app.seed(["alice"])  # back after 10 days, but seen only in a snapshot
+    assert await app.balance("alice") == before
+    await app.leave("alice")
+    await app.advance(days=8)
+    await app.join("alice")  # a genuine arrival after 8 days away
+    assert await app.balance("alice") == before + 100
 
 
 async def test_departed_users_stop_earning(make_app: MakeApp) -> None:
@@ -125,7 +148,7 @@ async def test_departed_users_stop_earning(make_app: MakeApp) -> None:
     await app.advance(minutes=2)
     await app.leave("alice")
     await app.advance(minutes=30)
-    assert await app.balance("alice") == 2
+    assert await app.balance("alice") == 102
 
 
 async def test_restart_keeps_balances_and_pays_one_shots_once(make_app: MakeApp) -> None:

@@ -203,7 +203,8 @@ class EconomyApp:
             chat_antiflood=Limits(antiflood.burst, antiflood.per_second,
                                   antiflood.cooldown_seconds) if antiflood.enabled else None,
             margin_seconds=pacing.margin_seconds,
-            bot_rank=lambda channel: None,  # unknown for now: antiflood (if on) applies
+            cooldown_margin_seconds=pacing.cooldown_margin_seconds,
+            bot_rank=lambda channel: self.rooms[channel].bot_rank,  # the chat limits it gets
             chat_per_minute=pacing.chat_per_minute, max_chars=pacing.max_chars,
             merge_window_seconds=pacing.merge_window_seconds,
             shutdown_seconds=pacing.shutdown_seconds, store=outbox_store,

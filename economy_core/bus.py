@@ -127,6 +127,7 @@ class KrytenBus:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._connected = asyncio.Event()
+        self._ever_connected = asyncio.Event()
         self._paused = False
         self._replay_cutoff = datetime.now(UTC)
         self._seen_chat: deque[tuple[str, str, str]] = deque(maxlen=200)
@@ -173,6 +174,11 @@ class KrytenBus:
         self._tasks.append(asyncio.create_task(self._consume(), name="bus-consumer"))
         self._tasks.append(asyncio.create_task(self._connect_loop(), name="bus-connect"))
 
+    async def first_connection(self) -> None:
+        """Return once the bus has been connected (at once ever after): the outbox sends
+        nothing before there is a connection to send on."""
+        await self._ever_connected.wait()
+
     async def wait_connected(self, timeout: float) -> bool:
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
@@ -215,6 +221,7 @@ class KrytenBus:
                 self._served_subs.append(
                     await client.subscribe(subject, self._request_handler(subject, responder)))
             self._connected.set()
+            self._ever_connected.set()
             self._log.info("connected to NATS at %s", ", ".join(self.servers))
             await self.seed_rooms()
             return

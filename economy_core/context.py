@@ -30,7 +30,7 @@ from .identity import Identity
 from .ledger import LedgerView
 from .members import Members, Standing
 from .metrics import PluginMetrics
-from .outbox import Outbox
+from .outbox import DEFAULT_SUMMARY, Outbox
 from .robot_api import PluginRobot
 from .room import Rooms
 from .scheduler import Job, JobFn, Scheduler
@@ -51,9 +51,11 @@ class PluginOutbox:
         because of someone else's action: a tip, an admin grant, a settled challenge)."""
         self._outbox.notify(channel, username, text, transactional=transactional)
 
-    def chat(self, channel: str, text: str) -> None:
-        """A public chat line in the channel."""
-        self._outbox.chat(channel, text)
+    def chat(self, channel: str, text: str, *, summary: str = DEFAULT_SUMMARY) -> None:
+        """A public chat line in the channel. When the room's chat budget is full, queued
+        lines are folded into one "…and N more <summary>" line (name what yours are: "challenge
+        results"), never queued for minutes."""
+        self._outbox.chat(channel, text, summary=summary)
 
 
 class PluginScheduler:

@@ -530,12 +530,13 @@ class FakeCyTube:
             self._notify()
 
     async def _write(self, client: _Client) -> None:
+        """Writes the client's frames in order; a frame for a closing socket is dropped."""
         while True:
             frame = await client.outgoing.get()
             try:
                 if not client.ws.closed:
                     await client.ws.send_str(frame)
-            except ConnectionError:
+            except Exception:  # the socket went away under us: nobody to tell
                 pass
             finally:
                 client.outgoing.task_done()

@@ -7,14 +7,18 @@ Contract (per channel, one worker task each):
   (:mod:`economy_core.ratelimit` has the algorithm). Each channel keeps a
   :class:`~economy_core.ratelimit.SendPlanner` and a chunk goes as soon as that planner says
   CyTube will accept it: after a quiet spell the first ``pm_limits.burst`` (20) messages go at
-  once, then one per ``1/pm_limits.sustained`` (0.1 s) plus ``margin_seconds``; the burst is
-  counted as restored only after its cooldown (2 s) plus the margin without a message. PMs are
-  checked with ``pm_limits``; a chat line too, unless ``chat_antiflood`` is given (the channel's
-  antiflood is on) and ``bot_rank(channel)`` is not known to be >= 2 (moderator): then with
-  ``chat_antiflood``. The margin must exceed the transit jitter between the bot and CyTube (a
-  message shifted by more than the margin relative to the previous one can still be dropped).
-  Nothing else delays a message: a lone reply leaves at once. Pacing follows real monotonic
-  time; a chunk counts as sent when the transport call returned.
+  once; beyond the burst one goes per ``1/pm_limits.sustained`` (0.1 s) plus ``margin_seconds``,
+  except that a backlog long enough to be sent sooner that way (18 with the defaults; the
+  sendable chunks of the channel) waits for the cooldown (2 s) plus
+  ``cooldown_margin_seconds`` and goes as a fresh burst of 20 (about 9.5 a second, and only the
+  first of each 20 depends on timing). The burst counts as restored only after the cooldown
+  plus ``cooldown_margin_seconds`` without a message. PMs are checked with ``pm_limits``; a chat
+  line too, unless ``chat_antiflood`` is given (the channel's antiflood is on) and
+  ``bot_rank(channel)`` is not known to be >= 2 (moderator): then with ``chat_antiflood``. The
+  margins must exceed the transit jitter between the bot and CyTube (a message delayed by more
+  than that relative to the previous one can still be dropped by CyTube). Nothing else delays a
+  message: a lone reply leaves at once. Pacing follows real monotonic time; a chunk counts as
+  sent when the transport call returned.
 * **Priority.** Replies first. Notifications and chat lines keep the order they were queued in
   (an announcement queued before a burst of PMs about it goes first), except that a chat line
   held back by the chat budget lets notifications pass (one held only by the CyTube limiter does
@@ -95,6 +99,9 @@ class Transport(Protocol):
     """Where the outbox hands messages: the bus in production, a recorder in tests.
 
     Either method may raise (the connection is down); the outbox then retries the same message.
+    A transport that connects after the outbox starts may also offer ``async
+    first_connection()``, returning once it has been connected: nothing is tried before that
+    (so start-up logs no "sending failed" for a connection that never existed yet).
     """
 
     async def send_pm(self, channel: str, username: str, text: str) -> None: ...
@@ -249,6 +256,7 @@ class Outbox:
 
     def __init__(self, transport: Transport, *, pm_limits: Limits = CYTUBE_PM,
                  chat_antiflood: Limits | None = None, margin_seconds: float = 0.02,
+                 cooldown_margin_seconds: float = 0.1,
                  bot_rank: Callable[[str], int | None] = lambda channel: None,
                  chat_per_minute: int = 10, max_chars: int = 240,
                  merge_window_seconds: float = 1.0, shutdown_seconds: float = 1.0,
@@ -261,11 +269,11 @@ class Outbox:
             raise ValueError("max_chars must be >= 20")
         if chat_per_minute < 1:
             raise ValueError("chat_per_minute must be >= 1")
-        SendPlanner(margin_seconds)  # validates the margin
+        SendPlanner(margin_seconds, cooldown_margin_seconds)  # validates the margins
         self._transport = transport
         self._pm_limits = pm_limits
         self._antiflood = chat_antiflood
-        self._margin = margin_seconds
+        self._margins = (margin_seconds, cooldown_margin_seconds)
         self._bot_rank = bot_rank
         self._max_chars = max_chars
         self._merge_window = max(0.0, merge_window_seconds)
@@ -455,7 +463,7 @@ class Outbox:
     def _channel(self, name: str) -> _Channel:
         ch = self._channels.get(name)
         if ch is None:
-            ch = self._channels[name] = _Channel(name, SendPlanner(self._margin))
+            ch = self._channels[name] = _Channel(name, SendPlanner(*self._margins))
         return ch
 
     def _restore(self, kept: list[PendingMessage]) -> None:
@@ -563,23 +571,26 @@ class Outbox:
         """The message whose chunk goes next and the time it may go; (None, when to look again:
         None = on the next wake) when only chat held by the budget is waiting."""
         msg: _Message | None = None
+        notes, chat = ch.queues[Kind.NOTIFY], ch.queues[Kind.CHAT]
+        chat_held = bool(chat) and self._chat_ready_at(ch, now) > now
         if ch.current is not None:
             msg = ch.current
         elif ch.queues[Kind.REPLY]:
             msg = ch.queues[Kind.REPLY][0]
         else:
-            notes, chat = ch.queues[Kind.NOTIFY], ch.queues[Kind.CHAT]
             if chat and (not notes or chat[0].seq < notes[0].seq):
-                budget_at = self._chat_ready_at(ch, now)
-                if budget_at <= now:
+                if not chat_held:
                     msg = chat[0]
                 elif not notes:
-                    return None, budget_at
+                    return None, self._chat_ready_at(ch, now)
             if msg is None and notes:
                 msg = notes[0]
         if msg is None:
             return None, None
-        return msg, ch.planner.ready_at(self._limits(ch, msg), now)
+        backlog = ch.pending_chunks()  # what may go now (chat held by the budget may not)
+        if chat_held:
+            backlog -= sum(len(m.chunks) for m in chat)
+        return msg, ch.planner.ready_at(self._limits(ch, msg), now, backlog)
 
     async def _run(self, ch: _Channel) -> None:
         while True:
@@ -606,6 +617,9 @@ class Outbox:
         """Send the message's next chunk, retrying until it goes; then account for it."""
         chunk = msg.chunks[0]
         limits = self._limits(ch, msg)
+        first_connection = getattr(self._transport, "first_connection", None)
+        if first_connection is not None:
+            await first_connection()
         ch.in_flight = True
         try:
             while True:

@@ -20,13 +20,16 @@ is lost (the sender gets a ``cooldown`` event that kryten-robot does not forward
   judges the bot's sends with it, as CyTube would.
 * :class:`SendPlanner` plans sends for the outbox: :meth:`SendPlanner.ready_at` is the earliest
   time the next message with given :class:`Limits` may go, never earlier than CyTube would accept
-  it even when transit shifts each message by up to ``margin`` (minus 1 ms for CyTube's integer
-  clock) relative to the previous one: between messages beyond the burst it keeps
-  ``1/sustained + margin``, and it counts a burst as restored only after ``cooldown + margin`` of
-  silence; two messages checked with different options are kept ``margin`` apart (so transit
-  cannot swap them). Its state is the limiter's state as CyTube sees it at worst (the count
-  CyTube keeps is never above the planner's), so every message it lets go is accepted (checked
-  against the exact limiter by a property test in ``tests/test_outbox.py``).
+  it even when transit delays a message by up to a margin (minus 1 ms for CyTube's integer clock)
+  more than the previous one. Within the burst a message goes at once; beyond it, one per
+  ``1/sustained + margin``, or — for a backlog long enough that this is faster — the planner
+  waits ``cooldown + cooldown_margin`` and sends a fresh burst (20 per 2.1 s instead of one per
+  0.12 s; only the first message of each burst depends on timing, with the larger margin). It
+  counts a burst as restored only after ``cooldown + cooldown_margin`` of silence, and keeps
+  ``margin`` between two messages checked with different options (so transit cannot swap
+  them). Its state is the limiter's state as CyTube sees it at worst (the count CyTube keeps is
+  never above the planner's), so every message it lets go is accepted (checked against the
+  exact limiter by a property test in ``tests/test_outbox.py``).
 """
 
 from __future__ import annotations
@@ -74,6 +77,11 @@ CYTUBE_ANTIFLOOD_MAX = Limits(20, 10.0)
 """CyTube caps a channel's antiflood burst at 20 and its sustained rate at 10."""
 
 
+_EPSILON = 1e-6
+"""Float slack in comparing a time the planner computed with the same sum again (far below the
+1 ms of CyTube's clock that every margin already includes)."""
+
+
 def _wall_ms() -> int:
     return int(time.time() * 1000)
 
@@ -110,12 +118,17 @@ class CyTubeLimiter:
 
 class SendPlanner:
     """When may the next message go (see the module docstring)? Times are seconds on any
-    monotonic clock; ``margin`` (seconds) must exceed the transit jitter plus 1 ms."""
+    monotonic clock. ``margin`` is added to the gap between two messages beyond the burst,
+    ``cooldown_margin`` to the silence after which the burst counts as restored; each must
+    exceed the transit jitter (how much later one message may arrive than the previous, relative
+    to when they were sent) plus 1 ms."""
 
-    def __init__(self, margin: float = 0.02) -> None:
-        if not margin >= 0 or math.isinf(margin):
-            raise ValueError(f"margin must be a finite number >= 0, got {margin}")
+    def __init__(self, margin: float = 0.02, cooldown_margin: float = 0.1) -> None:
+        for name, value in (("margin", margin), ("cooldown_margin", cooldown_margin)):
+            if not value >= 0 or math.isinf(value):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         self.margin = margin
+        self.cooldown_margin = cooldown_margin
         self.count = 0
         self.last: float | None = None
         """When the last message went (None: none yet)."""
@@ -123,10 +136,24 @@ class SendPlanner:
 
     def _cooled(self, limits: Limits, at: float) -> bool:
         """True when CyTube is sure to see a cooldown before a message sent at ``at``."""
-        return self.last is None or at - self.last >= limits.cooldown_seconds + self.margin
+        return (self.last is None
+                or at - self.last >= limits.cooldown_seconds + self.cooldown_margin - _EPSILON)
 
-    def ready_at(self, limits: Limits, now: float) -> float:
-        """The earliest time >= ``now`` a message checked with ``limits`` may be sent."""
+    def block_threshold(self, limits: Limits) -> float:
+        """The backlog from which, once the burst is used, waiting for the cooldown and sending
+        a fresh burst finishes sooner than one message per gap (infinite when never)."""
+        cooldown = limits.cooldown_seconds + self.cooldown_margin
+        step = limits.gap_seconds + self.margin
+        needed = math.ceil(cooldown / step - 1e-9)
+        return needed if needed <= limits.burst else math.inf
+
+    def ready_at(self, limits: Limits, now: float, backlog: int = 1) -> float:
+        """The earliest time >= ``now`` a message checked with ``limits`` may be sent, with
+        ``backlog`` messages (this one included) waiting to go.
+
+        Within the burst: at once. Beyond it: one per gap, or — when the backlog reaches
+        :meth:`block_threshold` — after the cooldown, as the first of a fresh burst (faster for a
+        long backlog, and only the first message of each burst depends on the timing)."""
         if self.last is None:
             return now
         # Messages checked with other options (a PM after a chat line under antiflood) keep the
@@ -135,8 +162,10 @@ class SendPlanner:
         earliest = now if limits == self.last_limits else max(now, self.last + self.margin)
         if self._cooled(limits, earliest) or self.count < limits.burst:
             return earliest
-        gap = min(limits.gap_seconds, limits.cooldown_seconds) + self.margin
-        return max(earliest, self.last + gap)
+        cooled_at = self.last + limits.cooldown_seconds + self.cooldown_margin
+        if backlog >= self.block_threshold(limits):
+            return max(earliest, cooled_at)
+        return max(earliest, min(self.last + limits.gap_seconds + self.margin, cooled_at))
 
     def record(self, limits: Limits, at: float) -> None:
         """A message checked with ``limits`` went at ``at`` (it must not be earlier than

@@ -39,7 +39,9 @@ class RobotStandIn:
     """Plays kryten-robot for one channel; see the module docstring."""
 
     def __init__(self, url: str, *, domain: str = "cytu.be", channel: str = "testroom",
-                 bot_username: str = "ZCoinBot") -> None:
+                 bot_username: str = "ZCoinBot", cytube_limiter: bool = True) -> None:
+        """``cytube_limiter=False`` lets every message through (benchmarks of the bot's own
+        handling with pacing switched off); by default CyTube's limiter drops what exceeds it."""
         self.url = url
         self.domain = domain
         self.channel = channel
@@ -53,6 +55,17 @@ class RobotStandIn:
         self.chat_limits = CYTUBE_PM
         """What CyTube checks the bot's public chat with (a channel's antiflood params when
         antiflood is on and the bot is below moderator)."""
+        self.limited = cytube_limiter
+        self.media_answer = "queued"
+        """How ``addvideo`` is answered: "queued" (a fresh playlist uid), "refused"
+        (``media_error``), "unconfirmed" (the robot's answer after CyTube's silence) or "silent"
+        (no answer at all)."""
+        self.media_error = "This item is already on the playlist"
+        self.queued_media: list[dict[str, Any]] = []
+        """The ``addvideo`` requests received (args), in order."""
+        self.rank_requests: list[dict[str, Any]] = []
+        """The ``setChannelRank`` requests received (args), in order."""
+        self._next_uid = 1000
         self.dropped_messages: list[tuple[str, dict[str, Any]]] = []
         """(command, args) of each message CyTube's limiter dropped (lost, as on CyTube)."""
         self._client: Any = None
@@ -67,6 +80,11 @@ class RobotStandIn:
              "channels": [{"domain": self.domain, "channel": self.channel}],
              "log_level": "ERROR"},
             logger=logging.getLogger("economy_core.robot.kryten"))
+
+        async def quiet(exc: Exception) -> None:  # a NATS restart in a test is not an error
+            logging.getLogger("economy_core.robot").debug("stand-in NATS: %s", exc)
+
+        self._client._on_error = quiet  # read by connect(): set before it
         await self._client.connect()
         await self._client.get_or_create_kv_bucket(self.bucket)
         await self._client.subscribe(COMMAND_SUBJECT, self._on_command)
@@ -94,7 +112,7 @@ class RobotStandIn:
         self._arrived.set()
         args = data.get("args", {})
         command = data.get("command")
-        if command in ("pm", "say"):
+        if command in ("pm", "say") and self.limited:
             limits = CYTUBE_PM if command == "pm" else self.chat_limits
             if self.limiter.throttle(limits, arrived_ms):  # CyTube drops it, silently
                 self.dropped_messages.append((str(command), args))
@@ -104,9 +122,28 @@ class RobotStandIn:
             self.sent_pms.append((str(args.get("to", "")), str(args.get("msg", ""))))
         elif command == "say":
             self.sent_chat.append(str(args.get("message", "")))
+        elif command == "setChannelRank":
+            self.rank_requests.append(dict(args))
+        elif command == "addvideo":
+            self.queued_media.append(dict(args))
+            answer = self._media_answer()
+            if answer is not None and msg.reply:
+                await self._client.publish(msg.reply, {"service": "robot", "command": command,
+                                                       "success": True, "data": answer})
         elif msg.reply:
             answer = await self._on_state({**args, **data})
             await self._client.publish(msg.reply, answer)
+
+    def _media_answer(self) -> dict[str, Any] | None:
+        """What kryten-robot answers to ``addvideo`` (its ``data``), None for silence."""
+        if self.media_answer == "silent":
+            return None
+        if self.media_answer == "refused":
+            return {"success": False, "error": self.media_error}
+        if self.media_answer == "unconfirmed":
+            return {"success": True, "uid": None}
+        self._next_uid += 1
+        return {"success": True, "uid": self._next_uid}
 
     async def _on_state(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")

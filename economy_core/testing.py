@@ -193,7 +193,9 @@ def shipped_pacing() -> dict[str, Any]:
 
     shipped = OutboxConfig()
     return {"pm_burst": shipped.pm_burst, "pm_per_second": shipped.pm_per_second,
-            "margin_seconds": shipped.margin_seconds, "chat_per_minute": shipped.chat_per_minute}
+            "margin_seconds": shipped.margin_seconds,
+            "cooldown_margin_seconds": shipped.cooldown_margin_seconds,
+            "chat_per_minute": shipped.chat_per_minute}
 
 
 def build_config(infos: Sequence[PluginInfo], overrides: Mapping[str, Any], *,

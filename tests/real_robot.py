@@ -317,4 +317,5 @@ async def _nudge(fake: FakeCyTube) -> None:
     2 × 5 s), so a quiet room would add 10 s to every teardown."""
     while True:
         await asyncio.sleep(0.3)
-        await fake.broadcast("usercount", len(fake.present()))
+        with contextlib.suppress(Exception):
+            await fake.broadcast("usercount", len(fake.present()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -494,15 +495,16 @@ def test_limits_default_their_cooldown_to_burst_over_sustained() -> None:
 
 
 def test_the_planner_sends_a_burst_at_once_then_keeps_gap_plus_margin() -> None:
-    planner = SendPlanner(margin=0.015)
+    planner = SendPlanner(margin=0.015, cooldown_margin=0.1)
     now = 100.0
     for _ in range(20):
         assert planner.ready_at(CYTUBE_PM, now) == now
         planner.record(CYTUBE_PM, now)
     assert planner.ready_at(CYTUBE_PM, now) == pytest.approx(now + 0.115)
     planner.record(CYTUBE_PM, now + 0.115)
-    # after the cooldown plus the margin the burst is back
-    later = now + 0.115 + 2.015
+    # after the cooldown plus its margin the burst is back
+    later = now + 0.115 + 2.1
+    assert planner.ready_at(CYTUBE_PM, later - 0.001, backlog=50) == pytest.approx(later)
     assert planner.ready_at(CYTUBE_PM, later) == later
     planner.record(CYTUBE_PM, later)
     assert planner.count == 1
@@ -512,31 +514,44 @@ def test_the_planner_sends_a_burst_at_once_then_keeps_gap_plus_margin() -> None:
     assert planner.ready_at(CYTUBE_PM, later) == later
 
 
+def test_a_long_backlog_waits_for_the_cooldown_and_goes_as_a_fresh_burst() -> None:
+    planner = SendPlanner(margin=0.02, cooldown_margin=0.1)
+    assert planner.block_threshold(CYTUBE_PM) == 18  # 2.1 s / 0.12 s
+    assert planner.block_threshold(CYTUBE_ANTIFLOOD_DEFAULT) == math.inf  # 4.1 s > 4 gaps
+    for _ in range(20):
+        planner.record(CYTUBE_PM, 50.0)
+    assert planner.ready_at(CYTUBE_PM, 50.0, backlog=17) == pytest.approx(50.12)
+    assert planner.ready_at(CYTUBE_PM, 50.0, backlog=18) == pytest.approx(52.1)
+
+
 _LIMITS = st.sampled_from([CYTUBE_PM, CYTUBE_ANTIFLOOD_DEFAULT, Limits(2, 5.0),
-                           Limits(3, 10.0, 0.5), Limits(20, 10.0, 0.05)])
+                           Limits(3, 10.0, 0.5), Limits(20, 10.0, 0.05), Limits(5, 50.0)])
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.data(), margin_ms=st.integers(2, 30), epoch_ms=st.integers(0, 999),
-       chat_limits=_LIMITS)
+@given(data=st.data(), margin_ms=st.integers(2, 30), cooldown_margin_ms=st.integers(2, 150),
+       epoch_ms=st.integers(0, 999), chat_limits=_LIMITS)
 def test_planned_sends_are_never_dropped_by_the_exact_limiter(
-        data: st.DataObject, margin_ms: int, epoch_ms: int, chat_limits: Limits) -> None:
-    """Whatever the pattern (bursts, pauses around the cooldown, PMs and chat mixed), sends at
-    or after the planner's time reach CyTube's exact limiter (integer ms, any phase of its clock)
-    shifted by transit jitter below the margin minus 1 ms, in arrival order: none is dropped."""
-    planner = SendPlanner(margin=margin_ms / 1000)
-    jitter_max = (margin_ms - 1) / 1000 * 0.999
+        data: st.DataObject, margin_ms: int, cooldown_margin_ms: int, epoch_ms: int,
+        chat_limits: Limits) -> None:
+    """Whatever the pattern (bursts, pauses around the cooldown, long and short backlogs, PMs
+    and chat mixed), sends at or after the planner's time reach CyTube's exact limiter (integer
+    ms, any phase of its clock) delayed by transit jitter below the smaller margin minus 1 ms,
+    in arrival order (so possibly swapped): none is dropped."""
+    planner = SendPlanner(margin=margin_ms / 1000, cooldown_margin=cooldown_margin_ms / 1000)
+    jitter_max = (min(margin_ms, cooldown_margin_ms) - 1) / 1000 * 0.999
     now = 10.0
     arrivals: list[tuple[float, int, Limits]] = []
     steps = data.draw(st.lists(st.tuples(
         st.booleans(),  # a chat line (else a PM)
         st.one_of(st.just(0.0), st.floats(0, 0.3), st.floats(1.5, 4.5)),  # idle before asking
         st.floats(0, 0.05),  # how much later than allowed it actually goes
-        st.floats(0, 1)), min_size=1, max_size=80))
-    for index, (is_chat, idle, late, jitter) in enumerate(steps):
+        st.floats(0, 1),  # its transit jitter (fraction of the most allowed)
+        st.integers(1, 40)), min_size=1, max_size=80))  # the backlog it is part of
+    for index, (is_chat, idle, late, jitter, backlog) in enumerate(steps):
         limits = chat_limits if is_chat else CYTUBE_PM
         now += idle
-        at = planner.ready_at(limits, now) + late
+        at = planner.ready_at(limits, now, backlog) + late
         assert at >= now
         planner.record(limits, at)
         now = at
@@ -549,11 +564,12 @@ def test_planned_sends_are_never_dropped_by_the_exact_limiter(
 
 # -- pacing ---------------------------------------------------------------------------------------
 
-def _replay(sent: Sequence[Sent], chat: Limits = CYTUBE_PM) -> CyTubeLimiter:
+def _replay(sent: Sequence[Sent], chat: Limits = CYTUBE_PM,
+            pm: Limits = CYTUBE_PM) -> CyTubeLimiter:
     """The recorded sends of one channel through CyTube's exact limiter."""
     limiter = CyTubeLimiter()
     for s in sent:
-        limiter.throttle(chat if s.to is None else CYTUBE_PM, int(s.at * 1000))
+        limiter.throttle(chat if s.to is None else pm, int(s.at * 1000))
     return limiter
 
 
@@ -583,6 +599,23 @@ async def test_twenty_at_once_go_in_one_burst_and_the_backlog_at_the_sustained_r
     gaps = [b - a for a, b in itertools.pairwise(times[19:])]
     assert min(gaps) >= 0.1 + margin - 0.002  # then 1/sustained + margin apart
     assert _replay(transport.sent).dropped == 0
+
+
+async def test_a_long_backlog_goes_in_bursts_one_cooldown_apart(
+        make_outbox: MakeOutbox, transport: FakeTransport) -> None:
+    limits = Limits(5, 50.0)  # CyTube's shape, 10× faster: burst 5, gap 20 ms, cooldown 100 ms
+    box = make_outbox(pm_limits=limits, margin_seconds=0.005, cooldown_margin_seconds=0.01)
+    await box.start()
+    for i in range(17):
+        box.notify("room", f"user{i:02d}", f"note {i}", transactional=True)
+    assert await box.flush(5.0)
+    times = [s.at for s in transport.sent]
+    bursts = [times[0:5], times[5:10], times[10:15]]
+    assert all(b[-1] - b[0] < 0.02 for b in bursts)  # each burst at once ...
+    assert all(nxt[0] - prev[-1] >= 0.11 - 0.002  # ... one cooldown + margin apart
+               for prev, nxt in itertools.pairwise(bursts))
+    assert times[15] - times[14] >= 0.025 - 0.002  # a short rest: one per gap again
+    assert _replay(transport.sent, pm=limits).dropped == 0
 
 
 async def test_replies_overtake_a_backlog_of_notifications(
@@ -838,3 +871,38 @@ async def test_a_kept_pm_unsent_again_is_kept_once_with_only_its_unsent_part(
             ("alice", "part two of the text")]
     finally:
         await engine.dispose()
+
+
+class NotYetConnected(FakeTransport):
+    """A transport that has not connected yet: sending raises until ``connect()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = asyncio.Event()
+
+    def connect(self) -> None:
+        self.up.set()
+
+    async def first_connection(self) -> None:
+        await self.up.wait()
+
+    async def _attempt(self, channel: str, to: str | None, text: str) -> None:
+        if not self.up.is_set():
+            raise ConnectionError("not connected to NATS")
+        await super()._attempt(channel, to, text)
+
+
+async def test_nothing_is_tried_before_the_first_connection(
+        caplog: pytest.LogCaptureFixture) -> None:
+    transport = NotYetConnected()
+    box = Outbox(transport, retry_seconds=0.01, log=logging.getLogger("test.outbox"))
+    with caplog.at_level(logging.INFO, logger="test.outbox"):
+        box.notify("room", "alice", "your welcome wallet", transactional=True)
+        await box.start()
+        assert not await box.flush(0.1)  # waiting, quietly
+        assert transport.attempts == 0
+        transport.connect()
+        assert await box.flush(2.0)
+    await box.close(timeout=1.0)
+    assert transport.texts("alice") == ["your welcome wallet"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

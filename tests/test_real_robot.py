@@ -11,6 +11,7 @@ with pip's message, unless ``CYTUBE_ECONOMY_SKIP_REAL_ROBOT=1`` skips them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -22,10 +23,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import pytest_asyncio
 import tomli_w
 
+from economy_core import CommandCall, PluginContext, Username, command
+from economy_core.app import EconomyApp
+from economy_core.config import ChannelConfig
 from economy_core.fake_cytube import (
     MIN_ANTIFLOOD,
     ChatRateLimiter,
@@ -33,6 +38,7 @@ from economy_core.fake_cytube import (
     QueueAnswer,
     format_message,
 )
+from economy_core.testing import build_config, resolve_plugins
 
 from .real_robot import (
     BOT,
@@ -257,7 +263,7 @@ async def test_economy_bot_end_to_end_through_the_real_robot(stack: RobotStack,
     assert fake.dropped[dropped_before:] == []  # never over CyTube's chat/PM limiter
     code, out = await run_cli("--config", str(cfg), "ledger", "verify")
     assert code == 0, out
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         accounts = {row[0] for row in conn.execute("SELECT user_key FROM core_accounts")}
         postings = conn.execute("SELECT user_key, type, trigger_id FROM core_transactions"
                                 ).fetchall()
@@ -321,6 +327,72 @@ async def test_add_media_and_set_channel_rank_reach_cytube(stack: RobotStack) ->
     finally:
         await client.disconnect()
         await bus.stop()
+
+
+class Jukebox:
+    """A test plugin asking the room for things through ``ctx.robot``: ``put <id>`` queues a
+    media item and answers with what CyTube said; ``promote @user`` asks for rank 2."""
+
+    name = "jukebox"
+
+    def __init__(self, ctx: PluginContext[None]) -> None:
+        self.ctx = ctx
+
+    @command("put", help="Queue a media item (test)")
+    async def put(self, call: CommandCall, media_id: str) -> str:
+        result = await self.ctx.robot.add_media(call.channel, "yt", media_id)
+        return f"{result.status} uid={result.uid} error={result.error}"
+
+    @command("promote", help="Make someone a moderator (test)")
+    async def promote(self, call: CommandCall, user: Username) -> str:
+        result = await self.ctx.robot.set_channel_rank(call.channel, user, 2)
+        return "rank asked" if result.sent else f"refused: {result.error}"
+
+
+async def test_the_bots_own_queue_and_rank_requests_reach_cytube(stack: RobotStack,
+                                                                tmp_path: Path) -> None:
+    """The economy's ``ctx.robot`` through its real kryten-py bus and the real robot: a queued
+    item reaches CyTube and the bot reads CyTube's answer (accepted with its uid, refused with
+    its reason); a rank request reaches CyTube, the bot knowing its own rank (3) from the
+    robot's userlist."""
+    fake = stack.fake
+    infos = resolve_plugins(["wallet", Jukebox])
+    config = build_config(infos, {"nats": {"servers": [stack.nats_url]}, "bot": {"username": BOT},
+                                  "ignored_users": []},
+                          database_url=f"sqlite+aiosqlite:///{tmp_path / 'jukebox.db'}",
+                          channel=CHANNEL)
+    config = attrs.evolve(config, core=attrs.evolve(config.core, channels=[
+        ChannelConfig(stack.domain, CHANNEL)]))
+    app = EconomyApp(config, infos, strict_hooks=True)
+    await app.start()
+    try:
+        await wait_for(lambda: app.rooms[CHANNEL].seeded, "the bot seeding the room", 20)
+        assert app.robot.bot_rank(CHANNEL) == BOT_RANK
+
+        async def pm(text: str, expect: Callable[[str], bool]) -> str:
+            mark = len(fake.pms)
+            await fake.pm_to_bot("carol", text)
+            reply = await fake.wait_for_pm("carol", expect, since=mark, timeout=30)
+            return reply.text
+
+        fake.answer_next_queue(QueueAnswer.accept("Night of the Lepus", 5400))
+        reply = await pm("put lepus02", lambda t: t.startswith("queued"))
+        request = fake.queue_requests[-1]
+        assert (request.media_id, request.pos, request.outcome) == ("lepus02", "end", "accepted")
+        assert reply == f"queued uid={request.uid} error=None"
+
+        fake.answer_next_queue(QueueAnswer.refuse("Video exceeds the maximum length"))
+        reply = await pm("put toolong2", lambda t: t.startswith("refused"))
+        assert reply == "refused uid=None error=Video exceeds the maximum length"
+
+        await fake.add_user("erin", 1)
+        ranks = len(fake.rank_requests)
+        assert await pm("promote @erin", lambda t: "rank" in t) == "rank asked"
+        asked = await fake.wait_for_rank_request(since=ranks)
+        assert (asked.sender, asked.name, asked.rank, asked.outcome) == (
+            BOT, "erin", 2, "applied")
+    finally:
+        await app.stop()
 
 
 async def test_fake_cytube_limiter_is_cytubes() -> None:

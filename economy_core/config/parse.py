@@ -77,9 +77,7 @@ def _require_channels(data: Mapping[str, Any], problems: list[str]) -> None:
     if channels is None:
         problems.append(f"channels: missing: name the room(s) to run in ({example})")
         return
-    if isinstance(channels, list | tuple):
-        if not channels:
-            problems.append(f"channels: empty: name at least one room ({example})")
+    if isinstance(channels, list | tuple):  # (an empty list: the channels validator says so)
         for index, entry in enumerate(channels):
             if isinstance(entry, Mapping) and "channel" not in entry:
                 problems.append(f"channels[{index}].channel: missing: which room to run in")

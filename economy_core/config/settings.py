@@ -242,8 +242,12 @@ class OutboxConfig:
              "burst comes back after pm_burst / pm_per_second seconds without a message")
     margin_seconds: float = setting(
         0.02, validator=_between(0, 1),
-        help="Safety margin added to every gap and cooldown of the limiter (covers transit "
-             "jitter between the bot and CyTube; a message CyTube refuses is lost)")
+        help="Safety margin added to the gap between two messages beyond the burst (covers "
+             "transit jitter between the bot and CyTube; a message CyTube refuses is lost)")
+    cooldown_margin_seconds: float = setting(
+        0.1, validator=_between(0, 10),
+        help="Safety margin added to the cooldown before the burst counts as restored (a long "
+             "backlog goes as bursts of pm_burst, each after the cooldown plus this)")
     chat_antiflood: ChatAntifloodConfig = setting(
         factory=ChatAntifloodConfig, help="The channel's chat antiflood (public chat only)")
     chat_per_minute: int = setting(

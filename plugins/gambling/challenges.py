@@ -205,7 +205,7 @@ class Challenges:
                                       winner=settled.winner, loser=settled.loser,
                                       prize=pot.prize, wager=duel.wager, rake=pot.rake)
             if line:
-                ctx.outbox.chat(channel, line)
+                ctx.outbox.chat(channel, line, summary="duel results")
         return (f"⚔️ {result} the duel with {duel.challenger}! Pot {fmt(pot.pot)}, rake "
                 f"{fmt(pot.rake)}: {settled.winner} takes {fmt(pot.prize)}. "
                 f"Balance: {fmt(balance)}")

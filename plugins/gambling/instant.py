@@ -182,7 +182,7 @@ class InstantGames:
         if template is not None:
             line = announce.player_line(ctx, template, username, played.payout)
             if line:
-                ctx.outbox.chat(channel, line)
+                ctx.outbox.chat(channel, line, summary="wins")
         return played
 
     # -- free spin ------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ class InstantGames:
         if template is not None:
             line = announce.player_line(ctx, template, username, played.payout)
             if line:
-                ctx.outbox.chat(channel, line)
+                ctx.outbox.chat(channel, line, summary="wins")
         fmt = ctx.format_amount
         if played.multiplier >= odds.JACKPOT_MULTIPLIER:
             text = f"🎁 Free spin: {played.shown} JACKPOT! You win {fmt(played.payout)}!"

@@ -33,6 +33,7 @@ from economy_core import (
     Counter,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     ProfileField,
@@ -374,16 +375,21 @@ class Presence:
                 tables.users.c.channel == channel, tables.users.c.user_key == key))
             return result.first()
 
+    @staticmethod
+    async def _known(conn: PluginConnection, channel: str, keys: Sequence[str]) -> set[str]:
+        """The user keys among ``keys`` that have a row."""
+        u = tables.users
+        return {k for part in chunks(list(keys))
+                for (k,) in await conn.execute(sa.select(u.c.user_key).where(
+                    u.c.channel == channel, u.c.user_key.in_(part)))}
+
     async def _never_seen(self, channel: str, usernames: Sequence[str]) -> list[str]:
         """The users among ``usernames`` this plugin has no record of (first sight)."""
         if not usernames:
             return []
-        u = tables.users
         by_key = {user_key(n): n for n in usernames}
         async with self.ctx.db.connect() as conn:
-            known = {k for part in chunks(list(by_key))
-                     for (k,) in await conn.execute(sa.select(u.c.user_key).where(
-                         u.c.channel == channel, u.c.user_key.in_(part)))}
+            known = await self._known(conn, channel, list(by_key))
         return [name for key, name in by_key.items() if key not in known]
 
     async def _remember(self, channel: str, usernames: Sequence[str], now: datetime) -> None:
@@ -393,9 +399,7 @@ class Presence:
         u = tables.users
         by_key = {user_key(n): n for n in usernames}
         async with self.ctx.db.begin() as conn:
-            known = {k for part in chunks(list(by_key))
-                     for (k,) in await conn.execute(sa.select(u.c.user_key).where(
-                         u.c.channel == channel, u.c.user_key.in_(part)))}
+            known = await self._known(conn, channel, list(by_key))
             new = [{"channel": channel, "user_key": k, "username": n, "first_seen": now,
                     "last_seen": now} for k, n in by_key.items() if k not in known]
             if new:

@@ -19,9 +19,12 @@ from economy_core.config import (
     render_effective_config,
 )
 
+ROOM = [{"domain": "cytu.be", "channel": "lounge"}]
+
 
 def parse(api: dict[str, Any], env: dict[str, str] | None = None) -> ApiConfig:
-    config: ApiConfig = parse_config({"api": api}, schemas={}, env=env or {}).core.api
+    config: ApiConfig = parse_config({"api": api, "channels": ROOM}, schemas={},
+                                     env=env or {}).core.api
     return config
 
 
@@ -76,7 +79,7 @@ def test_the_api_section_is_validated(api: dict[str, Any], expected: str) -> Non
 def test_config_show_masks_every_client_token(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    config = parse_config({"api": {"clients": [
+    config = parse_config({"channels": ROOM, "api": {"clients": [
         {"name": "web", "token": "tok-web-123", "endpoints": ["balance.*"]},
         {"name": "bot", "token": "tok-bot-456"}]}}, schemas={}, env={})
     text = render_effective_config(config)
@@ -89,7 +92,8 @@ def test_config_show_masks_every_client_token(tmp_path: Path,
     # and through the command line, with the tokens coming from the environment
     monkeypatch.setenv("ECONOMY_API_TOKEN_WEB", "env-token-789")
     path = tmp_path / "economy.toml"
-    path.write_text('[[api.clients]]\nname = "web"\ntoken = "${ECONOMY_API_TOKEN_WEB}"\n'
+    path.write_text('[[channels]]\nchannel = "lounge"\n'
+                    '[[api.clients]]\nname = "web"\ntoken = "${ECONOMY_API_TOKEN_WEB}"\n'
                     'endpoints = ["*"]\n', encoding="utf-8")
     assert main(["--config", str(path), "config", "show"]) == 0
     shown = capsys.readouterr().out

@@ -77,7 +77,13 @@ SCHEMAS: dict[str, type | None] = {
 }
 
 
+ROOM = [{"domain": "cytu.be", "channel": "mychannel"}]
+"""The one thing a config file must name (tests of other keys add it)."""
+
+
 def parse(data: dict[str, Any], env: dict[str, str] | None = None) -> AppConfig:
+    """Parse ``data``, naming the channel when the test does not (a file must name it)."""
+    data = {"channels": ROOM, **data} if isinstance(data, dict) else data
     return parse_config(data, schemas=SCHEMAS, env=env or {})
 
 
@@ -90,7 +96,15 @@ def problems(data: dict[str, Any], env: dict[str, str] | None = None) -> list[st
 # -- defaults -------------------------------------------------------------------------------------
 
 
-def test_empty_document_gives_the_documented_defaults() -> None:
+def test_an_empty_document_names_no_channel_and_is_refused() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({}, schemas=SCHEMAS, env={})
+    assert raised.value.problems == [
+        'channels: missing: name the room(s) to run in ([[channels]] with domain = "cytu.be" '
+        'and channel = "yourroom")']
+
+
+def test_a_document_naming_its_channel_gets_the_documented_defaults() -> None:
     config = parse({})
     core = config.core
     assert core == CoreConfig()
@@ -105,9 +119,10 @@ def test_empty_document_gives_the_documented_defaults() -> None:
     assert core.commands.rate_limit_per_minute == 10
     assert core.clock.tz == ZoneInfo("UTC")
     outbox = core.outbox
-    assert (outbox.pm_burst, outbox.pm_per_second, outbox.margin_seconds, outbox.chat_per_minute,
-            outbox.max_chars, outbox.merge_window_seconds, outbox.shutdown_seconds) == (
-        20, 10.0, 0.02, 10, 240, 1.0, 1.0)
+    assert (outbox.pm_burst, outbox.pm_per_second, outbox.margin_seconds,
+            outbox.cooldown_margin_seconds, outbox.chat_per_minute, outbox.max_chars,
+            outbox.merge_window_seconds, outbox.shutdown_seconds) == (
+        20, 10.0, 0.02, 0.1, 10, 240, 1.0, 1.0)
     antiflood = outbox.chat_antiflood
     assert (antiflood.enabled, antiflood.burst, antiflood.per_second,
             antiflood.cooldown_seconds) == (False, 4, 1.0, 4.0)
@@ -159,7 +174,8 @@ def test_unknown_keys_at_every_depth_name_the_path_and_the_expected_keys() -> No
     assert "plugins.gambling.prizes[0].n: unknown key (expected one of: name, amount)" in found
     top = [p for p in found if p.startswith("colour:")]
     assert len(top) == 1 and "unknown key" in top[0] and "plugins" in top[0]
-    assert len(found) == 5
+    assert "channels[1].channel: missing: which room to run in" in found
+    assert len(found) == 6
 
 
 def test_the_issue_example_message_is_exact() -> None:
@@ -385,8 +401,8 @@ def test_plugins_must_be_a_table() -> None:
 
 def test_load_config_reads_utf8_and_records_the_source(tmp_path: Path) -> None:
     path = tmp_path / "economy.toml"
-    path.write_bytes('[currency]\nname = "Zł-Münze"\n[plugins]\nenabled = ["greeter"]\n'
-                     .encode())
+    path.write_bytes('[[channels]]\nchannel = "lounge"\n[currency]\nname = "Zł-Münze"\n'
+                     '[plugins]\nenabled = ["greeter"]\n'.encode())
     config = load_config(path, schemas=SCHEMAS, env={})
     assert config.core.currency.name == "Zł-Münze"
     assert config.enabled == ("greeter",)
@@ -421,8 +437,8 @@ def test_a_file_that_is_not_utf8_is_rejected(tmp_path: Path) -> None:
 
 def test_load_config_reports_structure_problems_from_the_file(tmp_path: Path) -> None:
     path = tmp_path / "economy.toml"
-    path.write_text('[plugins]\nenabled = ["gambling"]\n[plugins.gambling.flip]\n'
-                    'min_wager = "ten"\n', encoding="utf-8")
+    path.write_text('[[channels]]\nchannel = "lounge"\n[plugins]\nenabled = ["gambling"]\n'
+                    '[plugins.gambling.flip]\nmin_wager = "ten"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path, schemas=SCHEMAS, env={})
     assert str(info.value) == 'plugins.gambling.flip.min_wager: expected int, got "ten"'

@@ -145,7 +145,8 @@ def test_an_unknown_capability() -> None:
 
 def test_config_check_refuses_what_start_would(tmp_path: Any) -> None:
     path = tmp_path / "economy.toml"
-    path.write_text('[plugins]\nenabled = ["streaks", "wallet"]\n', encoding="utf-8")
+    path.write_text('[[channels]]\nchannel = "lounge"\n[plugins]\n'
+                    'enabled = ["streaks", "wallet"]\n', encoding="utf-8")
     with pytest.raises(PluginLoadError, match="'streaks' requires plugin 'presence'"):
         load_app_config(path)
 

@@ -8,7 +8,7 @@ import pytest
 
 from economy_core import CommandCall, MediaResult, PluginContext, RoomUser, Username, command
 from economy_core.robot_api import media_result
-from economy_core.testing import MakeApp
+from economy_core.testing import MakeApp, wait_until
 
 CHANNEL = "testroom"
 
@@ -24,7 +24,8 @@ class Jukebox:
 
     @command("put", help="Queue an item")
     async def put(self, call: CommandCall, media_id: str) -> str:
-        result = await self.ctx.robot.add_media(call.channel, "yt", media_id, position="next")
+        result = await self.ctx.robot.add_media(call.channel, "yt", media_id, position="next",
+                                                wait_seconds=2.0)
         self.results.append(result)
         return f"{result.status} {result.uid or ''} {result.error or ''}".strip()
 
@@ -55,7 +56,7 @@ def test_the_robots_answers_are_read(answer: dict[str, Any], expected: Any) -> N
     ("queued", "queued 101"),
     ("refused", "refused  This item is already on the playlist"),
     ("unconfirmed", "unconfirmed  CyTube did not confirm the item in time"),
-    ("silent", "no_answer  the robot did not answer within 12 s"),
+    ("silent", "no_answer  the robot did not answer within 2 s"),
     ("down", "unavailable  not connected to NATS"),
 ])
 async def test_add_media_reports_every_outcome(make_app: MakeApp, mode: str,
@@ -85,3 +86,23 @@ async def test_the_bots_rank_comes_from_the_room_and_gates_promotions(
     assert await app.pm("alice", "promote @bob") == ["sent"]
     [call] = app.transport.robot_calls
     assert (call.command, call.args) == ("setChannelRank", {"username": "bob", "rank": 2})
+
+
+async def test_through_nats_and_the_robot_stand_in(economy_e2e: Any) -> None:
+    """The same through a real nats-server: kryten-py's request/reply to the stand-in, which
+    answers as kryten-robot does; the bot's rank from the stand-in's userlist."""
+    env = await economy_e2e(plugins=[Jukebox], users=[("alice", 1), ("ZCoinBot", 3)])
+    assert env.app.robot.bot_rank(env.channel) == 3
+    [reply] = await env.pm("alice", "put lepus")
+    assert reply == "queued 1001"
+    assert env.robot.queued_media[-1] == {"type": "yt", "id": "lepus", "pos": "next",
+                                          "temp": True}
+    env.robot.media_answer = "refused"
+    assert await env.pm("alice", "put again") == [
+        "refused  This item is already on the playlist"]
+    env.robot.media_answer = "silent"
+    assert await env.pm("alice", "put quiet", timeout=10) == [
+        "no_answer  the robot did not answer within 2 s"]
+    assert await env.pm("alice", "promote @alice") == ["sent"]
+    await wait_until(lambda: env.robot.rank_requests != [], 5)
+    assert env.robot.rank_requests == [{"username": "alice", "rank": 2}]

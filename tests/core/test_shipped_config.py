@@ -62,8 +62,8 @@ def test_plugins_command_lists_commands_and_hooks() -> None:
 
 def test_ledger_verify_on_an_empty_database(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     cfg = tmp_path / "economy.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "x.db"}"\n',
-                   encoding="utf-8")
+    cfg.write_text(f'[[channels]]\nchannel = "room"\n[database]\n'
+                   f'url = "sqlite+aiosqlite:///{tmp_path / "x.db"}"\n', encoding="utf-8")
     assert main(["--config", str(cfg), "ledger", "verify"]) == 0
     assert "OK" in capsys.readouterr().out
 
@@ -86,7 +86,8 @@ async def test_ledger_verify_exits_1_on_a_tampered_balance(tmp_path: Path, capsy
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE core_accounts SET balance = balance + 1000 WHERE user_key = 'bob'")
     cfg = tmp_path / "economy.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{db}"\n', encoding="utf-8")
+    cfg.write_text(f'[[channels]]\nchannel = "room"\n[database]\n'
+                   f'url = "sqlite+aiosqlite:///{db}"\n', encoding="utf-8")
     assert await asyncio.to_thread(
         main, ["--config", str(cfg), "ledger", "verify"]) == 1
     out = capsys.readouterr().out

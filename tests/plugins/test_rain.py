@@ -141,13 +141,13 @@ async def test_announcement_is_queued_before_the_credit_commits(
     database = app.app.engine.url.database
     committed_when_queued: list[int] = []
 
-    def watched_chat(channel: str, text: str) -> None:
+    def watched_chat(channel: str, text: str, **kwargs: Any) -> None:
         # What another connection sees now is what has been committed so far.
         with contextlib.closing(sqlite3.connect(database)) as db:
             rows = db.execute("SELECT COUNT(*) FROM core_transactions WHERE type = 'rain'")
             committed_when_queued.append(rows.fetchone()[0])
         observer.lines.append(text)
-        chat(channel, text)
+        chat(channel, text, **kwargs)
 
     monkeypatch.setattr(outbox, "chat", watched_chat)
     await app.advance(minutes=45)

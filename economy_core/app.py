@@ -75,6 +75,7 @@ from .manager import register as register_plugin
 from .members import Members
 from .metrics import Metrics
 from .outbox import Outbox, Transport
+from .pricing import Pricing
 from .robot_api import PluginRobot, RobotTransport
 from .room import Rooms
 from .router import CommandRouter
@@ -147,6 +148,7 @@ class EconomyApp:
         self._transport = transport
         self._requester = requester
         self.robot = PluginRobot(self._robot_transport, lambda ch: self.rooms[ch].bot_rank)
+        self.pricing = Pricing(self.dispatcher.collect)
         self._bus: Any = None
         self._natsd: Any = None
         self._commit_queue: asyncio.Queue[Sequence[Posting]] = asyncio.Queue()
@@ -298,7 +300,7 @@ class EconomyApp:
             log=logging.getLogger(f"economy_plugins.{name}"),
             metrics=self.metrics.for_plugin(name), format_amount=self.format_amount,
             request=self.request, hooks=PluginHooks(self.dispatcher, PROJECT),
-            catalogue=self.catalogue, robot=self.robot,
+            catalogue=self.catalogue, robot=self.robot, pricing=self.pricing,
             moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
                         else None))
         instance = info.cls(ctx)

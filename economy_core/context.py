@@ -31,6 +31,7 @@ from .ledger import LedgerView
 from .members import Members, Standing
 from .metrics import PluginMetrics
 from .outbox import DEFAULT_SUMMARY, Outbox
+from .pricing import Pricing
 from .robot_api import PluginRobot
 from .room import Rooms
 from .scheduler import Job, JobFn, Scheduler
@@ -209,6 +210,8 @@ class PluginContext(Generic[C]):
     """What every enabled plugin declared (read-only): posting-type labels, counters, hooks."""
     robot: PluginRobot
     """Room actions through kryten-robot (queue media, set a channel rank), the bot's rank."""
+    pricing: Pricing
+    """What a user pays for what a plugin sells (``quote``), and daily allowances."""
     _moderation: Moderation | None = None
 
     @property

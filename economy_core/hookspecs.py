@@ -28,7 +28,7 @@ from .events import (
 
 if TYPE_CHECKING:
     from .commands import CommandCall
-    from .hooktypes import AwardRequest, Multiplier, ProfileField
+    from .hooktypes import AwardRequest, Multiplier, PriceAdjustment, PriceQuote, ProfileField
     from .ledger import Posting
 
 PROJECT = "cytube_economy"
@@ -109,6 +109,22 @@ def economy_award_multiplier(award: AwardRequest) -> list[Multiplier] | Multipli
     """Async collect. Factors for an activity earning that is about to be paid; the core
     multiplies them (clamped to the range the core allows) and records them in the posting's
     metadata. Must be read-only."""
+
+
+@hookspec
+def economy_price_adjustments(quote: PriceQuote) -> list[PriceAdjustment] | PriceAdjustment | None:
+    """Async collect. Adjustments to what a user pays at a spend sink (see
+    :class:`~economy_core.hooktypes.PriceAdjustment`); the core combines them in
+    ``ctx.pricing.quote``, which every plugin that sells something asks (one quote function for
+    every front-end: a PM command and an API call get the same price). Must be read-only."""
+
+
+@hookspec
+def economy_allowance_bonus(channel: str, username: str, allowance: str) -> int | None:
+    """Async collect, summed by ``ctx.pricing.allowance``. Extra units of a per-user daily
+    allowance beyond what its owner configured: ``allowance`` is the asking plugin's name for
+    it (by convention ``"queue"``: paid playlist slots a day; ``"free_fortune"``: free fortunes
+    a day). Must be read-only."""
 
 
 @hookspec

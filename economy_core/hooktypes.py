@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -27,6 +27,30 @@ class Multiplier:
 
     name: str
     factor: float
+    hidden: bool = False
+
+
+@attrs.frozen
+class PriceQuote:
+    """A price about to be asked of a user at a spend sink (``sink``: what is bought, e.g.
+    ``"media_queue.queue"``; ``base``: the configured price)."""
+
+    channel: str
+    username: str
+    sink: str
+    base: int
+
+
+@attrs.frozen
+class PriceAdjustment:
+    """One answer to :class:`PriceQuote`: a ``factor`` on the price. ``"scale"`` adjustments (an
+    inflation governor) apply first and round to the nearest unit; ``"discount"`` ones (a rank's
+    perk) apply after them and round down; the price never falls below 1. ``hidden``
+    adjustments apply but are not shown to users."""
+
+    name: str
+    factor: float
+    stage: Literal["scale", "discount"] = "discount"
     hidden: bool = False
 
 

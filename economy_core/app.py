@@ -309,6 +309,23 @@ class EconomyApp:
         self.api.register_plugin(name, instance)
         self.plugins[name] = LoadedPlugin(info, instance, ctx)
 
+    async def until_serving(self, status: Callable[[str], None] = lambda text: None) -> None:
+        """Return once the bot can answer: started (database open), the bus connected and every
+        channel's room read from the robot's state. ``status`` hears what is being waited for
+        (systemd's STATUS line). Without a bus (tests) it returns at once."""
+        bus = self._bus
+        if bus is None:
+            return
+        if not bus.connected:
+            status(f"waiting for NATS at {', '.join(bus.servers)}")
+            while not await bus.wait_connected(3600.0):
+                pass
+        for channel in self.rooms.channels:
+            room = self.rooms[channel]
+            if not room.seeded:
+                status(f"waiting for kryten-robot's room state of {channel}")
+                await room.wait_seeded()
+
     @property
     def started(self) -> bool:
         """True between a completed :meth:`start` and :meth:`stop`."""

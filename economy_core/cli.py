@@ -38,6 +38,7 @@ from .manager import (
     load_plugins,
     review_config,
 )
+from .systemd import Notifier
 
 log = logging.getLogger("economy_core.cli")
 
@@ -105,15 +106,31 @@ async def _run(config: AppConfig, plugins: list[PluginInfo], time_scale: float,
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    notifier = Notifier()
+    serving: asyncio.Task[None] | None = None
+
+    async def tell_systemd_when_serving() -> None:
+        await app.until_serving(notifier.status)
+        channels = ", ".join(app.rooms.channels)
+        notifier.ready(f"serving {channels}")
+        log.info("ready: serving %s", channels)
+
     try:
+        notifier.status("starting")
         await app.start()
+        notifier.start_watchdog()
+        serving = loop.create_task(tell_systemd_when_serving(), name="economy-ready")
         if hangup_while_starting:
             on_hangup()
         await stop.wait()
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         log.info("shutting down")
+        notifier.stopping()
+        if serving is not None:
+            serving.cancel()
         await app.stop()
+        await notifier.stop_watchdog()
     return 0
 
 

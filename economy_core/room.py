@@ -6,6 +6,7 @@ and plugins read the present users. It is fed every inbound event before plugins
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from .events import (
@@ -30,6 +31,7 @@ class Room:
         self._ranks: dict[str, int] = {}
         self.seeded = False
         """True once a room snapshot arrived (the occupants are known, not guessed)."""
+        self._seeded = asyncio.Event()
         self.emotes: frozenset[str] = frozenset()
         """The channel's emote names (from the robot's state; empty until known)."""
         self.bot_rank: int | None = None
@@ -41,6 +43,7 @@ class Room:
         if isinstance(event, RoomSnapshot):
             self._users = {user_key(u.username): u for u in event.users}
             self.seeded = True
+            self._seeded.set()
             if event.emotes is not None:
                 self.emotes = frozenset(event.emotes)
             for u in event.users:
@@ -67,6 +70,10 @@ class Room:
             if key in self._users:
                 old = self._users[key]
                 self._users[key] = RoomUser(old.username, old.rank, event.afk)
+
+    async def wait_seeded(self) -> None:
+        """Return once the first room snapshot arrived."""
+        await self._seeded.wait()
 
     def rank_of(self, username: str) -> int:
         """The last channel rank seen for this user (0 when never seen)."""

@@ -38,7 +38,8 @@ class Metrics:
         self._log = logging.getLogger("economy_core.metrics")
 
     def for_plugin(self, name: str) -> PluginMetrics:
-        return PluginMetrics(name, self.registry)
+        """Metric factories for one plugin: every family is named ``economy_<plugin>_…``."""
+        return PluginMetrics(f"economy_{name}", self.registry)
 
     def render(self) -> str:
         """The text exposition of every metric (what ``/metrics`` serves)."""

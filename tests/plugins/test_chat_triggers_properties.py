@@ -89,7 +89,7 @@ def check_windows(times: list[datetime], limit: int, window: timedelta, what: st
 def assert_no_trigger_failed(room: Room) -> None:
     """No trigger raised (the pipeline counts each failure in a metric, by trigger)."""
     failures = [line for line in room.app.app.metrics.render().splitlines()
-                if line.startswith("chat_triggers_trigger_errors_total{")]
+                if line.startswith("economy_chat_triggers_trigger_errors_total{")]
     assert failures == [], failures
 
 

@@ -19,7 +19,13 @@ Target: >= 2,000 lines/s in total sustained, no line lost, memory flat over 10 m
 default ``--rate`` of 2,100 lines/s (2,058 human + 42 bot) keeps both the total and the human
 lines above 2,000/s.
 
+With ``--with PLUGIN ...`` the bot also runs those plugins (e.g. ``--with achievements``: every
+line is then also checked for achievements); ``--compare PLUGIN ...`` runs the same traffic twice,
+without and then with them, and prints what they cost in throughput. Publish above what the bot
+can take (``--rate 4000``) to compare the maximum throughputs.
+
 Usage: python bench/chat.py [--rate 2100] [--duration 30] [--users 500]
+       [--with PLUGIN ...] [--compare PLUGIN ... [--rounds N]]
 """
 
 from __future__ import annotations
@@ -56,8 +62,8 @@ def total_lines(human: int) -> int:
 # -- the bot process -------------------------------------------------------------------------
 
 def serve(config_path: Path) -> int:
-    """Run the bot on ``config_path`` until SIGTERM (chat_triggers by class if it is not an
-    installed entry point yet)."""
+    """Run the bot on ``config_path`` until SIGTERM with the plugins it enables (chat_triggers by
+    class if it is not an installed entry point yet)."""
     from economy_core.app import EconomyApp
     from economy_core.clock import SystemClock
     from economy_core.config import parse_config, read_toml
@@ -66,7 +72,7 @@ def serve(config_path: Path) -> int:
 
     installed = installed_entry_points()
     wanted: list[str | type] = []
-    for name in PLUGINS:
+    for name in read_toml(config_path)["plugins"]["enabled"]:
         if name in installed:
             wanted.append(name)
         else:
@@ -94,7 +100,8 @@ def serve(config_path: Path) -> int:
     return 0
 
 
-def write_config(tmp: Path, nats_url: str, metrics_port: int) -> Path:
+def write_config(tmp: Path, nats_url: str, metrics_port: int,
+                 plugins: tuple[str, ...] = PLUGINS) -> Path:
     path = tmp / "economy.toml"
     path.write_text(f"""
 nats = {{ servers = ["{nats_url}"] }}
@@ -106,7 +113,7 @@ outbox = {{ merge_window_seconds = 0.0 }}
 commands = {{ rate_limit_per_minute = 100000 }}
 
 [plugins]
-enabled = {list(PLUGINS)!r}
+enabled = {list(plugins)!r}
 
 [plugins.chat_triggers.bot_interaction]
 bot_username = "{CHAT_BOT}"
@@ -141,6 +148,15 @@ def paid_total(db: Path) -> tuple[int, int]:
         row = conn.execute("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM core_transactions "
                            "WHERE source = 'chat_triggers'").fetchone()
     return int(row[0]), int(row[1])
+
+
+def other_postings(db: Path) -> list[tuple[str, int, int]]:
+    """(source, postings, Σ Z) of every other plugin that wrote to the ledger."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT source, COUNT(*), COALESCE(SUM(amount), 0) FROM "
+                            "core_transactions WHERE source != 'chat_triggers' GROUP BY source "
+                            "ORDER BY source").fetchall()
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 def rss_mb(pid: int) -> float:
@@ -185,7 +201,9 @@ class Traffic:
         return user, text
 
 
-async def main(rate: int, duration: float, users: int) -> None:
+async def main(rate: int, duration: float, users: int,
+               extra: tuple[str, ...] = ()) -> float:
+    """One run; returns the total lines/s committed over the whole run (until caught up)."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         db = tmp / "bench.db"
@@ -198,7 +216,7 @@ async def main(rate: int, duration: float, users: int) -> None:
         await robot.set_userlist([{"name": n, "rank": 1, "meta": {"afk": False}}
                                   for n in [*names, CHAT_BOT]])
         metrics_port = free_port()
-        config = write_config(tmp, nats.url, metrics_port)
+        config = write_config(tmp, nats.url, metrics_port, (*PLUGINS, *extra))
         bot = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--serve", str(config),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -280,10 +298,11 @@ async def main(rate: int, duration: float, users: int) -> None:
             await nats.stop()
         final = committed_lines(db)
         postings, z = paid_total(db)
+        others = other_postings(db)
         bad = ledger_mismatches(db)
-        print(f"{users} users present, all triggers on, {rate:,} lines/s published for "
-              f"{duration:.0f} s: {sent + bot_lines:,} lines ({sent:,} human + {bot_lines:,} "
-              f"chat bot)")
+        print(f"{users} users present, all triggers on{' + ' + ', '.join(extra) if extra else ''}"
+              f", {rate:,} lines/s published for {duration:.0f} s: {sent + bot_lines:,} lines "
+              f"({sent:,} human + {bot_lines:,} chat bot)")
         overall = total_lines(final) / (duration + caught_up)
         print(f"  committed (steady state, from {t0:.0f} s on): {total_rate:,.0f} lines/s in "
               f"total = {human_rate:,.0f} human lines/s + the chat bot's lines")
@@ -292,11 +311,28 @@ async def main(rate: int, duration: float, users: int) -> None:
               "line")
         print(f"  lost lines: {sent - final} (messages_sent {final:,} of {sent:,}); "
               f"chat postings {postings:,} ({z:,} Z); balance mismatches {bad}")
+        if others:
+            print("  other postings: " + ", ".join(f"{source} {n:,} ({total:,} Z)"
+                                                   for source, n, total in others))
         if rss:
             third = max(1, len(rss) // 3)
             print(f"  bot memory (RSS): start {rss[0]:.0f} MB, first third max "
                   f"{max(rss[:third]):.0f} MB, last third max {max(rss[-third:]):.0f} MB, "
                   f"end {rss[-1]:.0f} MB")
+        return overall
+
+
+async def compare(rate: int, duration: float, users: int, extra: tuple[str, ...],
+                  rounds: int) -> None:
+    """The same traffic without and with ``extra`` plugins, alternated ``rounds`` times (a busy
+    machine slows both alike); the best whole-run throughput of each, and what they cost."""
+    without = with_extra = 0.0
+    for _ in range(rounds):
+        without = max(without, await main(rate, duration, users))
+        with_extra = max(with_extra, await main(rate, duration, users, extra))
+    lost = (without - with_extra) / without * 100 if without else 0.0
+    print(f"throughput (whole run, best of {rounds}) without {', '.join(extra)}: "
+          f"{without:,.0f} lines/s; with: {with_extra:,.0f} lines/s ({lost:+.1f} % lost)")
 
 
 if __name__ == "__main__":
@@ -306,8 +342,17 @@ if __name__ == "__main__":
                              f"(every {BOT_EVERY}th is the bot's)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of traffic")
     parser.add_argument("--users", type=int, default=500, help="users present")
+    parser.add_argument("--with", dest="extra", nargs="+", default=[], metavar="PLUGIN",
+                        help="also enable these plugins (e.g. achievements)")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="PLUGIN",
+                        help="run twice, without and with these plugins, and compare")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --compare: runs of each set-up, alternated (the best counts)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.serve is not None:
         sys.exit(serve(a.serve))
-    asyncio.run(main(a.rate, a.duration, a.users))
+    if a.compare:
+        asyncio.run(compare(a.rate, a.duration, a.users, tuple(a.compare), a.rounds))
+    else:
+        asyncio.run(main(a.rate, a.duration, a.users, tuple(a.extra)))

@@ -9,6 +9,7 @@ app, the bus); the test kit lives in :mod:`economy_core.testing` (a pytest plugi
 """
 
 from . import hookspecs
+from .approvals import Approval, ApprovalRequested, ApprovalResolved
 from .commands import (
     MAX_AMOUNT,
     Amount,
@@ -22,7 +23,8 @@ from .commands import (
 )
 from .config import setting
 from .context import CapabilityError, PluginContext
-from .contract import MODERATION, Catalogue, Contract, Counter, PostingType
+from .contract import MODERATION, Announcement, Catalogue, Contract, Counter, PostingType
+from .cron import CronError, CronSpec
 from .db import NAMING, UtcDateTime, chunks
 from .endpoints import ApiError, ApiRequest, endpoint
 from .events import (
@@ -68,9 +70,11 @@ from .triggers import Cap, ChatContext, EarningTrigger, PlayingMedia, TriggerHit
 
 __all__ = [
     "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING", "WITHHELD",
-    "Amount", "ApiError", "ApiRequest", "ArgumentError", "Ask", "Award", "AwardRequest", "Cap",
+    "Amount", "Announcement", "ApiError", "ApiRequest", "Approval", "ApprovalRequested",
+    "ApprovalResolved", "ArgumentError", "Ask", "Award", "AwardRequest", "Cap",
     "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
-    "ConfigNote", "Contract", "Counter", "EarningTrigger", "Escrow", "Job", "Kind", "LedgerTx",
+    "ConfigNote", "Contract", "Counter", "CronError", "CronSpec", "EarningTrigger", "Escrow",
+    "Job", "Kind", "LedgerTx",
     "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
     "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "Rest",

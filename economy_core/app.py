@@ -30,7 +30,10 @@ import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .aliases import Aliases
+from .announcer import Announcer, PluginAnnouncer, unknown_kinds
 from .api import ApiServer, database_ping
+from .approval_commands import ApprovalCommands
+from .approvals import Approvals, PluginApprovals
 from .awards import Awards
 from .clock import Clock, SystemClock
 from .config import AppConfig, ConfigError
@@ -163,6 +166,8 @@ class EconomyApp:
         self.members: Members
         self.aliases: Aliases
         self.outbox: Outbox
+        self.announcer: Announcer
+        self.approvals: Approvals
         self.router: CommandRouter
 
     # -- errors and metrics -------------------------------------------------------------------
@@ -213,6 +218,16 @@ class EconomyApp:
             is_quiet=self.identity.is_quiet,
             on_depth=lambda n: self.metrics.queue_depth.set({}, n),
             log=logging.getLogger("economy_core.outbox"), clock=self.clock)
+        self.announcer = Announcer(
+            self.outbox, self.scheduler, self.clock, self.catalogue,
+            lambda: self.core.announcements, self._display_name,
+            log=logging.getLogger("economy_core.announcer"))
+        self.approvals = Approvals(
+            self.engine, self.ledger, format_amount=self.format_amount,
+            notify=lambda channel, user, text: self.outbox.notify(channel, user, text,
+                                                                  transactional=True),
+            log=logging.getLogger("economy_core.approvals"))
+        await self.approvals.start()
         self.router = CommandRouter(
             owner_level=core.admin.owner_level,
             rate_limit_per_minute=core.commands.rate_limit_per_minute,
@@ -221,6 +236,8 @@ class EconomyApp:
         self.router.register_plugin("core", CoreCommands(
             self.router, self.identity, self.clock, lambda: self.core.currency,
             lambda: list(self.plugins)))
+        self.router.register_plugin("core", ApprovalCommands(self.approvals, self.clock,
+                                                             self.format_amount))
         self.api = ApiServer(
             lambda: self.core.api, channels=lambda: [c.channel for c in self.core.channels],
             clock=self.clock, database_up=lambda: database_ping(self.engine),
@@ -301,6 +318,8 @@ class EconomyApp:
             metrics=self.metrics.for_plugin(name), format_amount=self.format_amount,
             request=self.request, hooks=PluginHooks(self.dispatcher, PROJECT),
             catalogue=self.catalogue, robot=self.robot, pricing=self.pricing,
+            announcer=PluginAnnouncer(self.announcer, name),
+            approvals=PluginApprovals(self.approvals, name),
             moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
                         else None))
         instance = info.cls(ctx)
@@ -386,6 +405,9 @@ class EconomyApp:
     def _review(self, config: AppConfig) -> None:
         """The plugins' config reviews: warnings logged under each plugin's logger; errors
         refuse the config (ConfigError) before anything changes."""
+        kinds = unknown_kinds(config.core, self.catalogue)
+        if kinds:
+            raise ConfigError(kinds)
         notes = review_config(config, self.plugin_infos)
         refuse_errors(notes, config.source)
         for note in notes:
@@ -408,6 +430,11 @@ class EconomyApp:
         if self._requester is None:
             raise ConnectionError("no message bus: requests to other services are unavailable")
         return await self._requester(subject, payload, timeout)
+
+    async def _display_name(self, channel: str, username: str) -> str | None:
+        answer = await self.dispatcher.first("economy_display_name", channel=channel,
+                                             username=username)
+        return answer if isinstance(answer, str) else None
 
     async def _collect_multipliers(self, award: Any) -> list[Any]:
         return await self.dispatcher.collect("economy_award_multiplier", award=award)
@@ -496,6 +523,8 @@ class EconomyApp:
         if self._started:
             await asyncio.wait_for(self.dispatcher.broadcast("economy_settle"), timeout)
         await asyncio.wait_for(self._commit_queue.join(), timeout)
+        if self._started:
+            self.announcer.flush()  # lines held for merging go now
         await self.outbox.flush(timeout)
 
     # -- shutdown -----------------------------------------------------------------------------
@@ -518,6 +547,7 @@ class EconomyApp:
             await asyncio.wait_for(self._commit_queue.join(), 10.0)
         except TimeoutError:
             log.warning("shutdown: commit observers still busy after 10 s")
+        self.announcer.flush()  # lines held for merging get the outbox's shutdown grace
         await self.outbox.close()  # sends for outbox.shutdown_seconds; keeps unsent money PMs
         if self._commit_task is not None:
             self._commit_task.cancel()

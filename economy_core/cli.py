@@ -265,6 +265,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    posting type {t.name} ({t.kind}{exempt}): {t.label}")
         for c in contract.counters:
             print(f"    daily counter {c.name}: {c.label}")
+        for a in contract.announcements:
+            print(f"    announcement {a.kind}: {a.description}")
         if contract.capabilities:
             print(f"    capabilities: {', '.join(sorted(contract.capabilities))}")
         for spec in sorted(declared_commands(info.cls), key=lambda s: s.name):

@@ -21,11 +21,14 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .aliases import Aliases
+from .announcer import PluginAnnouncer
+from .approvals import PluginApprovals
 from .awards import Awards
 from .clock import Clock
 from .config import CoreConfig
 from .contract import MODERATION, Catalogue
 from .dispatch import Dispatcher
+from .hookspecs import economy_display_name
 from .identity import Identity
 from .ledger import LedgerView
 from .members import Members, Standing
@@ -53,9 +56,10 @@ class PluginOutbox:
         self._outbox.notify(channel, username, text, transactional=transactional)
 
     def chat(self, channel: str, text: str, *, summary: str = DEFAULT_SUMMARY) -> None:
-        """A public chat line in the channel. When the room's chat budget is full, queued
-        lines are folded into one "…and N more <summary>" line (name what yours are: "challenge
-        results"), never queued for minutes."""
+        """A raw public chat line in the channel, for text an admin typed (``announce``).
+        Everything a plugin announces by itself goes through ``ctx.announcer`` instead (declared
+        kinds the operator can switch off, templates, display names, merging). When the room's
+        chat budget is full, queued lines are folded into one "…and N more <summary>" line."""
         self._outbox.chat(channel, text, summary=summary)
 
 
@@ -212,6 +216,11 @@ class PluginContext(Generic[C]):
     """Room actions through kryten-robot (queue media, set a channel rank), the bot's rank."""
     pricing: Pricing
     """What a user pays for what a plugin sells (``quote``), and daily allowances."""
+    announcer: PluginAnnouncer
+    """Public chat lines of the kinds the plugin declared (``announce``, ``enabled``)."""
+    approvals: PluginApprovals
+    """Purchases that wait for an admin, their charge held in escrow (``register``,
+    ``request``, ``resolve``, ``pending``)."""
     _moderation: Moderation | None = None
 
     @property
@@ -222,6 +231,13 @@ class PluginContext(Generic[C]):
             raise CapabilityError(f"plugin {self.name!r} did not declare the "
                                   f"{MODERATION!r} capability (Contract.capabilities)")
         return self._moderation
+
+    async def display_name(self, channel: str, username: str) -> str:
+        """How public lines show a user: the ``economy_display_name`` hook's answer (``alice
+        [Night Owl]``), else the name itself."""
+        answer = await self.hooks.first(economy_display_name, channel=channel,
+                                        username=username)
+        return answer if isinstance(answer, str) and answer.strip() else username
 
     def currency_word(self, amount: int) -> str:
         """The currency's name for ``amount`` of it: singular for 1, else plural."""

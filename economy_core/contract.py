@@ -19,6 +19,8 @@ A plugin class states, as data the manager reads before anything is constructed:
 - ``counters``: the daily counters it keeps (each counter belongs to one plugin; the ledger
   refuses to bump a counter that no enabled plugin declared);
 - ``capabilities``: core powers beyond the plain plugin view (:data:`MODERATION`: ban and unban);
+- ``announcements``: the kinds of public chat line it posts through ``ctx.announcer`` (each
+  kind belongs to one plugin; ``[announcements] disabled`` switches kinds off by name);
 - hook specs it publishes: a ``@staticmethod`` ``economy_addhooks(pluginmanager)`` hook
   implementation adding them (run by the manager before construction, so it must be static);
   consumers mark their implementations ``@hookimpl(optionalhook=True)``;
@@ -87,6 +89,20 @@ class Counter:
     label: str = attrs.field(validator=_label)
 
 
+@attrs.frozen
+class Announcement:
+    """A kind of public chat line a plugin posts through ``ctx.announcer``.
+
+    ``kind`` is the operator's switch (``[announcements] disabled = ["<kind>"]``);
+    ``description`` says what the line is (``cytube-economy plugins`` lists it); ``summary``
+    is the plural noun used when the room's chat budget folds such lines into one
+    "…and N more <summary>" line."""
+
+    kind: str = attrs.field(validator=_name)
+    description: str = attrs.field(validator=_label)
+    summary: str = attrs.field(default="announcements", validator=_label)
+
+
 def _names(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
@@ -103,6 +119,10 @@ def _capabilities(values: Iterable[str]) -> frozenset[str]:
     return frozenset(values)
 
 
+def _announcements(values: Iterable[Announcement]) -> tuple[Announcement, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Contract:
     """A plugin's declarations (see the module docstring). Every field defaults to nothing."""
@@ -111,6 +131,7 @@ class Contract:
     posting_types: tuple[PostingType, ...] = attrs.field(default=(), converter=_posting_types)
     counters: tuple[Counter, ...] = attrs.field(default=(), converter=_counters)
     capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=_capabilities)
+    announcements: tuple[Announcement, ...] = attrs.field(default=(), converter=_announcements)
 
 
 CORE = "core"
@@ -155,6 +176,11 @@ class Catalogue:
     counters: Mapping[str, Counter]
     counter_owner: Mapping[str, str]
     hook_publisher: Mapping[str, str]
+    announcements: Mapping[str, Announcement] = attrs.field(
+        factory=lambda: MappingProxyType({}))
+    """Every declared announcement kind (``ctx.announcer``), by kind."""
+    announcement_owner: Mapping[str, str] = attrs.field(factory=lambda: MappingProxyType({}))
+    """Announcement kind → the plugin that declared it."""
 
     def label(self, posting_type: str) -> str:
         """How users read a posting type (unknown types: the name with spaces)."""
@@ -279,8 +305,8 @@ def build_catalogue(plugins: Sequence[Declared], pm: pluggy.PluginManager, proje
     on ``pm``; raise :class:`ContractError` listing every problem (each naming both sides).
 
     Checked: required plugins enabled; every capability known; each posting type, counter,
-    command word (name or alias), endpoint and published hook claimed once (the core's own
-    included)."""
+    announcement kind, command word (name or alias), endpoint and published hook claimed once
+    (the core's own included)."""
     problems: list[str] = []
     enabled = {p.name for p in plugins}
     type_owner = {t.name: CORE for t in CORE_POSTING_TYPES}
@@ -290,6 +316,8 @@ def build_catalogue(plugins: Sequence[Declared], pm: pluggy.PluginManager, proje
     word_owner = {w: CORE for w in core_commands}
     endpoint_owner = {e: CORE for e in core_endpoints}
     hook_owner: dict[str, str] = {}
+    announcement_owner: dict[str, str] = {}
+    announcements: dict[str, Announcement] = {}
     entries: dict[str, PluginEntry] = {}
 
     def claim(table: dict[str, str], what: str, key: str, plugin: str) -> bool:
@@ -321,6 +349,9 @@ def build_catalogue(plugins: Sequence[Declared], pm: pluggy.PluginManager, proje
         for counter in contract.counters:
             if claim(counter_owner, "daily counter", counter.name, p.name):
                 counters[counter.name] = counter
+        for announcement in contract.announcements:
+            if claim(announcement_owner, "announcement kind", announcement.kind, p.name):
+                announcements[announcement.kind] = announcement
         commands = declared_commands(p.cls)
         for spec in commands:
             for word in (spec.name, *spec.aliases):
@@ -343,7 +374,8 @@ def build_catalogue(plugins: Sequence[Declared], pm: pluggy.PluginManager, proje
             f"- {problem}" for problem in problems))
     return Catalogue(MappingProxyType(entries), MappingProxyType(types),
                      MappingProxyType(type_owner), MappingProxyType(counters),
-                     MappingProxyType(counter_owner), MappingProxyType(hook_owner))
+                     MappingProxyType(counter_owner), MappingProxyType(hook_owner),
+                     MappingProxyType(announcements), MappingProxyType(announcement_owner))
 
 
 class CataloguePolicy:

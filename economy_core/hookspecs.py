@@ -140,6 +140,14 @@ def economy_profile_fields(channel: str, username: str) -> list[ProfileField] | 
 
 
 @hookspec
+def economy_display_name(channel: str, username: str) -> str | None:
+    """Async first. How public lines show a user: the whole name as it should appear, e.g.
+    ``"alice [Night Owl]"`` for a user who owns a title; None when the plugin has nothing to
+    add. The announcer asks it for every ``{user}`` it renders (``ctx.display_name`` asks it
+    for a plugin). Must be read-only and cheap (it may run inside a ledger transaction)."""
+
+
+@hookspec
 def economy_reward_lines(channel: str) -> list[str] | None:
     """Async collect. Human-readable "what earns what" lines for the ``rewards`` command."""
 

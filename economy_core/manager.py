@@ -19,6 +19,7 @@ A plugin class may declare:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -123,12 +124,13 @@ def check_plugins(infos: Sequence[PluginInfo],
     :func:`economy_core.contract.build_catalogue`), publishing their hook specs on ``pm`` (a
     scratch manager when None); raises :class:`PluginLoadError` naming both sides of every
     clash."""
+    from .approval_commands import ApprovalCommands
     from .contract import declared_commands
     from .core_commands import CoreCommands
     from .endpoints import CORE_ENDPOINTS
 
-    core_words = [w for spec in declared_commands(CoreCommands)
-                  for w in (spec.name, *spec.aliases)]
+    core_words = [w for cls in (CoreCommands, ApprovalCommands)
+                  for spec in declared_commands(cls) for w in (spec.name, *spec.aliases)]
     try:
         return build_catalogue([Declared(i.name, i.cls, i.version) for i in infos],
                                pm if pm is not None else new_plugin_manager(),
@@ -138,16 +140,32 @@ def check_plugins(infos: Sequence[PluginInfo],
         raise PluginLoadError(str(exc)) from exc
 
 
+def _takes_catalogue(review: Any) -> bool:
+    try:
+        return len(inspect.signature(review).parameters) >= 2
+    except (TypeError, ValueError):
+        return False
+
+
 def review_config(config: AppConfig, infos: Sequence[PluginInfo]) -> list[ConfigNote]:
     """What each enabled plugin's static ``review_config(section)`` says about its section
-    (warnings, and errors that forbid running); a review that raises is an error naming it."""
+    (warnings, and errors that forbid running); a review that raises is an error naming it.
+    A review declaring a second parameter, ``review_config(section, catalogue)``, also gets the
+    :class:`~economy_core.contract.Catalogue` of the enabled plugins (what the others declare:
+    counters, posting types, published hooks), to say what its section needs that is missing."""
     notes: list[ConfigNote] = []
+    catalogue: Catalogue | None = None
     for info in infos:
         review = getattr(info.cls, "review_config", None)
         if review is None or info.name not in config.plugins:
             continue
         try:
-            found = list(review(config.plugins[info.name]))
+            if _takes_catalogue(review):
+                if catalogue is None:
+                    catalogue = check_plugins(infos)
+                found = list(review(config.plugins[info.name], catalogue))
+            else:
+                found = list(review(config.plugins[info.name]))
         except Exception as exc:
             found = [ConfigNote(f"plugins.{info.name}", f"the config review failed: {exc}",
                                 error=True)]
@@ -177,6 +195,11 @@ def load_app_config(path: Path) -> tuple[AppConfig, list[PluginInfo]]:
     schemas.update({i.name: i.config_class for i in infos})
     config = parse_config(data, schemas=schemas, source=str(path))
     enabled = [i for i in infos if i.name in config.enabled]
-    check_plugins(enabled)
+    catalogue = check_plugins(enabled)
+    from .announcer import unknown_kinds
+
+    kinds = unknown_kinds(config.core, catalogue)
+    if kinds:
+        raise ConfigError(kinds)
     refuse_errors(review_config(config, enabled), str(path))
     return config, enabled

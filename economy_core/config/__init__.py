@@ -31,6 +31,7 @@ from .settings import (
     ENV_VAR,
     SECRET_MASK,
     AdminConfig,
+    AnnouncementsConfig,
     ApiClientConfig,
     ApiConfig,
     AppConfig,
@@ -52,7 +53,8 @@ from .settings import (
 from .structure import structure, unstructure
 
 __all__ = [
-    "DEFAULT_FILE", "ENV_VAR", "SECRET_MASK", "AdminConfig", "ApiClientConfig",
+    "DEFAULT_FILE", "ENV_VAR", "SECRET_MASK", "AdminConfig", "AnnouncementsConfig",
+    "ApiClientConfig",
     "ApiConfig", "AppConfig", "BotConfig",
     "ChannelConfig", "ClockConfig", "CommandsConfig", "ConfigError", "CoreConfig",
     "CurrencyConfig", "DatabaseConfig", "LogConfig", "MetricsConfig", "NatsConfig",

@@ -265,6 +265,33 @@ class OutboxConfig:
              "notices are then kept for the next start, other notices and chat dropped")
 
 
+def _kind_names(_instance: Any, _attribute: Any, value: list[str]) -> None:
+    twice = sorted({k for k in value if value.count(k) > 1})
+    if twice:
+        raise ValueError(f"listed more than once: {', '.join(twice)}")
+
+
+def _coalesce_window(_instance: Any, _attribute: Any, value: float) -> None:
+    if not 0 <= value <= 60:
+        raise ValueError(f"must be between 0 and 60, got {value}")
+
+
+@attrs.frozen
+class AnnouncementsConfig:
+    """Public chat lines of every plugin (``ctx.announcer``): which kinds are switched off and how
+    lines of one kind that come close together are merged. Each plugin keeps its own wording."""
+
+    disabled: list[str] = setting(
+        factory=list, validator=_kind_names,
+        help="Announcement kinds switched off, e.g. [\"challenge_result\"] (`cytube-economy "
+             "plugins` lists every kind of the enabled plugins; an unknown kind stops start-up)")
+    coalesce_seconds: float = setting(
+        2.0, validator=_coalesce_window,
+        help="A kind's line goes out at once unless one of that kind went out this recently; "
+             "then the lines that follow are held and sent as one line (joined by ' | ') when "
+             "these seconds are up (0 = never merge)")
+
+
 @attrs.frozen
 class OnboardingConfig:
     min_account_age_minutes: int = setting(
@@ -368,6 +395,8 @@ class CoreConfig:
     commands: CommandsConfig = setting(factory=CommandsConfig, help="PM command handling")
     clock: ClockConfig = setting(factory=ClockConfig, help="Time and calendar")
     outbox: OutboxConfig = setting(factory=OutboxConfig, help="Pacing of outgoing messages")
+    announcements: AnnouncementsConfig = setting(
+        factory=AnnouncementsConfig, help="Public chat lines: kinds switched off, merging")
     onboarding: OnboardingConfig = setting(
         factory=OnboardingConfig, help="Minimums before new accounts earn (anti-farming)")
     log: LogConfig = setting(factory=LogConfig, help="Logging")

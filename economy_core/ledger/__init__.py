@@ -20,7 +20,9 @@ Contracts:
 - **Escrow.** ``escrow`` debits-or-fails and opens an escrow row; ``release`` and ``refund`` first
   claim it with ``UPDATE ... WHERE status='open'`` and only then move money, in one transaction,
   so of two racing resolutions exactly one wins and the other gets "escrow_closed". Open escrows
-  survive restarts (they are rows), so a starting plugin can refund or resolve them.
+  survive restarts (they are rows), so a starting plugin can refund or resolve them. A partial
+  ``refund(..., amount=n, burn_type=...)`` gives ``n`` back and burns the rest as a visible
+  posting of the holder (refund in full, then debit the remainder, one transaction).
 - **Group commit.** Writes go to one writer task with its own connection. It takes up to
   ``max_batch`` waiting jobs, runs each in its own SAVEPOINT inside one database transaction (a job
   that raises rolls back only itself and gets its exception), commits once, then resolves every

@@ -138,11 +138,27 @@ class MoneyMoves(ABC):
         self._awards_allowed(payouts)
         return await self._run(_release_op(escrow_id, payouts=payouts, reason=reason, key=key))
 
-    async def refund(self, escrow_id: int, *, reason: str = "",
-                     key: str | None = None) -> TxResult:
+    async def refund(self, escrow_id: int, *, reason: str = "", key: str | None = None,
+                     amount: int | None = None, burn_type: str | None = None,
+                     burn_kind: Kind = Kind.SPEND, burn_reason: str = "") -> TxResult:
         """Claim an open escrow as refunded and give its amount back (type "refund", kind
-        CORRECTION), reversing the escrow's counter (floor 0)."""
-        return await self._run(_refund_op(escrow_id, reason=reason, key=key))
+        CORRECTION), reversing the escrow's counter (floor 0).
+
+        ``amount`` gives back only part of it (0 … the escrow's amount; more raises ValueError
+        and nothing moves) and burns the rest as a visible posting: after the full refund above,
+        the same transaction debits the remainder from the holder as ``burn_type`` (declared
+        like any posting type, of ``burn_kind``, counted as that kind counts a debit, reason
+        ``burn_reason``). The holder's balance ends ``amount`` higher, the two postings share
+        one ``tx_id`` (metadata ``burned`` / ``refunded``), and the burned money leaves
+        circulation through a posting, so balances, Σ postings and the circulation agree."""
+        if amount is not None:
+            if burn_type is None:
+                raise ValueError("a partial refund needs the burn_type its remainder is "
+                                 "recorded as")
+            self._allowed(burn_type, burn_kind)
+        return await self._run(_refund_op(escrow_id, reason=reason, key=key, amount=amount,
+                                          burn_type=burn_type, burn_kind=burn_kind,
+                                          burn_reason=burn_reason))
 
     async def bump_daily(self, channel: str, username: str, day: date, counter: str,
                          by: int = 1) -> int:

@@ -21,6 +21,7 @@ from .checks import (
 )
 from .model import (
     ESCROW_CLOSED,
+    MAX_AMOUNT,
     UNKNOWN_ESCROW,
     Account,
     Award,
@@ -41,6 +42,7 @@ from .work import (
     _replay,
     _replay_or_take,
     _store,
+    _take,
     _Work,
 )
 
@@ -194,9 +196,24 @@ def _release_op(escrow_id: int, *, payouts: Iterable[Award] = (), reason: str = 
     return op
 
 
-def _refund_op(escrow_id: int, *, reason: str = "", key: str | None = None) -> Op[TxResult]:
+def _check_keep(amount: int | None, burn_type: str | None) -> None:
+    """The inputs of a partial refund: ``amount`` an int >= 0 (None: all of it) and, with an
+    amount, the posting type its burned remainder is recorded as."""
+    if amount is None:
+        return
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"a partial refund is an int between 0 and {MAX_AMOUNT}, not "
+                         f"{amount!r}")
+    _check_text("burn posting type", burn_type, 50)
+
+
+def _refund_op(escrow_id: int, *, reason: str = "", key: str | None = None,
+               amount: int | None = None, burn_type: str | None = None,
+               burn_kind: Kind = Kind.SPEND, burn_reason: str = "") -> Op[TxResult]:
     _check_escrow_id(escrow_id)
     key = _check_key(key)
+    _check_keep(amount, burn_type)
+    burn_kind = Kind(burn_kind)
 
     async def op(w: _Work) -> TxResult:
         held, early = await _resolve(w, escrow_id, "refunded", key)
@@ -204,18 +221,34 @@ def _refund_op(escrow_id: int, *, reason: str = "", key: str | None = None) -> O
             assert early is not None
             return early
         channel, ukey = held.channel, held.user_key
+        burned = 0 if amount is None else held.amount - amount
+        if burned < 0:
+            raise ValueError(f"cannot refund {amount} of escrow {held.id}, which holds "
+                             f"{held.amount}")
+        meta: dict[str, Any] = {"escrow_id": held.id, "purpose": held.purpose}
         balance, display = await _add(w, channel, ukey, held.username, held.amount,
                                       Kind.CORRECTION)
-        postings = await _post(w, [(uuid.uuid4().hex, channel, ukey, display, held.amount,
+        tx_id = uuid.uuid4().hex
+        postings = await _post(w, [(tx_id, channel, ukey, display, held.amount,
                                     balance, "refund", Kind.CORRECTION, None,
                                     reason or f"refund: {held.purpose}", None,
-                                    {"escrow_id": held.id, "purpose": held.purpose})])
+                                    {**meta, "burned": burned} if burned else meta)])
         column, counter = _effects(held.kind, -held.amount)
         if column is not None and counter is not None:
             n = held.amount
             await w.r.run(w.sql.reverse[column], (n, n, w.now_db, channel, ukey))
             day = w.sql.day(held.created_at.astimezone(w.tz).date())
             await w.r.run(w.sql.daily_reverse, (n, n, channel, ukey, day, counter))
+        if burned:
+            taken = await _take(w, channel, ukey, burned, burn_kind)
+            assert taken is not None  # the refund just credited more than this
+            balance = taken[0]
+            assert burn_type is not None
+            postings += await _post(w, [(tx_id, channel, ukey, display, -burned, balance,
+                                         burn_type, burn_kind, None,
+                                         burn_reason or f"burned: {held.purpose}", None,
+                                         {**meta, "refunded": amount})])
+            await _count(w, channel, ukey, burn_kind, -burned)
         return await _store(w, channel, key, TxResult(True, tuple(postings), {ukey: balance},
                                                       escrow=held))
     return op

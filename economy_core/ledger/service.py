@@ -22,6 +22,7 @@ from .model import (
     CapState,
     Escrow,
     Holder,
+    Kind,
     Mismatch,
     Posting,
 )
@@ -168,6 +169,43 @@ class LedgerView(MoneyMoves):
                     daily_counters.c.counter == counter, daily_counters.c.user_key.in_(part)))
             found.update({row.user_key: int(row.value) for row in result})
         return found
+
+    async def accounts(self, channel: str, usernames: Sequence[str]) -> dict[str, Account]:
+        """The accounts of many users: user key → account (users without one are absent)."""
+        keys = list(dict.fromkeys(_check_user(n)[0] for n in usernames))
+        found: dict[str, Account] = {}
+        for part in chunks(keys):
+            result = await self._read(sa.select(accounts).where(
+                accounts.c.channel == channel, accounts.c.user_key.in_(part)))
+            found.update({row.user_key: _account(row) for row in result})
+        return found
+
+    async def counter_totals(self, channel: str, counter: str,
+                             usernames: Sequence[str]) -> dict[str, int]:
+        """One daily counter of many users summed over every day: user key → total (users
+        without one are absent). A "lifetime" figure kept only by day."""
+        keys = list(dict.fromkeys(_check_user(n)[0] for n in usernames))
+        d = daily_counters
+        found: dict[str, int] = {}
+        for part in chunks(keys):
+            result = await self._read(
+                sa.select(d.c.user_key, sa.func.sum(d.c.value).label("total")).where(
+                    d.c.channel == channel, d.c.counter == counter, d.c.user_key.in_(part))
+                .group_by(d.c.user_key))
+            found.update({row.user_key: int(row.total) for row in result})
+        return found
+
+    async def counterparties(self, channel: str, username: str, kind: Kind, *,
+                             outgoing: bool) -> int:
+        """How many different users are the ``related_user`` of the user's postings of
+        ``kind``: those that took money from them (``outgoing``) or gave it."""
+        t = transactions
+        sign = t.c.amount < 0 if outgoing else t.c.amount > 0
+        result = await self._read(
+            sa.select(sa.func.count(sa.distinct(sa.func.lower(t.c.related_user)))).where(
+                t.c.channel == channel, t.c.user_key == _check_user(username)[0],
+                t.c.kind == Kind(kind).value, t.c.related_user.is_not(None), sign))
+        return int(result.scalar_one())
 
     async def top_daily(self, channel: str, day: date, counter: str,
                         limit: int = 10) -> list[tuple[str, int]]:

@@ -80,4 +80,10 @@ class LedgerTx(MoneyMoves):
         return await self._run(_holders_op(channel, minimum))
 
 
+def core_connection(tx: LedgerTx) -> AsyncConnection:
+    """The transaction's unfenced connection, for the core's own services that keep their rows
+    in the same transaction as a plugin's money moves (approvals). Never handed to plugins."""
+    return tx._raw
+
+
 # -- the ledger -------------------------------------------------------------------------------

@@ -240,7 +240,10 @@ class ChatTriggers:
     async def economy_occasion_started(self, channel: str, name: str, at: datetime,
                                        reward: int | None) -> None:
         """An occasion (a scheduled or admin-started event) began at ``at``: everyone present
-        is paid once per (name, at). Published by whichever plugin runs occasions."""
+        is paid ``reward`` (None: ``default_reward``) once per (name, at); a ``reward`` of 0
+        pays nothing. Published by whichever plugin runs occasions: the built-in events plugin
+        pays SPEC's presence pot itself and always sends 0, so presence at an event start is
+        paid once, as its pot."""
         hits = self.occasion.hits(name, at, reward, self._state(channel).present)
         if hits:
             await self.pipeline.pay(channel, hits)

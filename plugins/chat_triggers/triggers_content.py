@@ -108,8 +108,10 @@ class SurvivedFullMedia(Builtin):
 
 class PresentAtEventStart(Builtin):
     """When an occasion (an event) starts: everyone present gets its reward (the occasion's own,
-    else ``default_reward``). Once per occasion start: each hit carries a one-per-day cap scoped
-    to (name, start instant), so a repeated announcement — also after a restart — pays nothing."""
+    else ``default_reward``; an occasion's reward of 0 pays nothing — the events plugin sends 0
+    because it pays its presence pot itself). Once per occasion start: each hit carries a
+    one-per-day cap scoped to (name, start instant), so a repeated announcement — also after a
+    restart — pays nothing."""
 
     trigger_id = "content.present_at_event_start"
     section = "present_at_event_start"

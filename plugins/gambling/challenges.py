@@ -201,11 +201,9 @@ class Challenges:
             + (f"you won {fmt(pot.prize)}!" if not won else "you lost.")
             + f" Balance: {fmt(challenger_balance)}"), transactional=True)
         if self.cfg.challenge.announce_public:
-            line = announce.duel_line(ctx, self.cfg.announcements.challenge_win,
-                                      winner=settled.winner, loser=settled.loser,
-                                      prize=pot.prize, wager=duel.wager, rake=pot.rake)
-            if line:
-                ctx.outbox.chat(channel, line, summary="duel results")
+            await announce.duel_line(ctx, channel, self.cfg.announcements.challenge_win,
+                                     winner=settled.winner, loser=settled.loser,
+                                     prize=pot.prize, wager=duel.wager, rake=pot.rake)
         return (f"⚔️ {result} the duel with {duel.challenger}! Pot {fmt(pot.pot)}, rake "
                 f"{fmt(pot.rake)}: {settled.winner} takes {fmt(pot.prize)}. "
                 f"Balance: {fmt(balance)}")

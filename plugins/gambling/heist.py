@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from economy_core import Award, ChatMessage, Job, Kind, LedgerTx, inserted_id, user_key
 
 from . import odds, stats, tables
+from .announce import HEIST_CREW, HEIST_RESULT
 from .channel_games import ChannelGames
 from .config import GamblingConfig
 from .host import Host
@@ -64,6 +65,11 @@ WATCH_SECONDS = 5.0
 """How often the watch looks for overdue heists while one is open."""
 ENDED = ("settled", "short", "aborted")
 JOIN_WORD = "join"
+
+PLANNING = ("🏦 {user} is planning a heist! Buy-in {wager}. Say {word} in chat within {window}s "
+            "to join the crew (1/{needed} so far).")
+JOINS = "🔫 {user} joins {initiator}'s crew ({size}/{needed}).{ready}"
+SHORT = "🚨 Not enough crew for {user}'s heist ({size}/{needed}): every buy-in is refunded."
 
 FLAVOUR = (
     "🚐 The getaway van pulls up outside the vault…",
@@ -222,9 +228,9 @@ class Heists:
 
         ctx.scheduler.once(window, window_closes, name=f"heist:{heist_id}")
         self._ensure_watch(window + OVERDUE_GRACE_SECONDS)
-        ctx.outbox.chat(channel, (
-            f"🏦 {username} is planning a heist! Buy-in {fmt(wager)}. Say {JOIN_WORD} in chat "
-            f"within {window}s to join the crew (1/{cfg.min_participants} so far)."))
+        await ctx.announcer.announce(
+            channel, HEIST_CREW, PLANNING, user=username, wager=fmt(wager), word=JOIN_WORD,
+            window=window, needed=cfg.min_participants)
         return (f"🏦 Heist planned: your {fmt(wager)} buy-in is held. The crew has {window}s to "
                 f"gather in chat. Balance: {fmt(balance)}")
 
@@ -288,8 +294,9 @@ class Heists:
         except Refused as refused:
             return refused.text
         ready = " Ready to go!" if size == cfg.min_participants else ""
-        ctx.outbox.chat(channel, (f"🔫 {username} joins {heist.initiator}'s crew "
-                                  f"({size}/{cfg.min_participants}).{ready}"))
+        await ctx.announcer.announce(channel, HEIST_CREW, JOINS, people=("user", "initiator"),
+                                     user=username, initiator=heist.initiator, size=size,
+                                     needed=cfg.min_participants, ready=ready)
         return (f"🏦 You're in the crew: {fmt(heist.wager)} buy-in held. "
                 f"Balance: {fmt(balance)}")
 
@@ -307,7 +314,7 @@ class Heists:
         self.games.end(outcome.heist.channel)
         if outcome.result != "short":
             self.host.count_game("heist")
-        self._tell(outcome)
+        await self._tell(outcome)
         ctx.log.info("heist %d in %s: %s, crew %d", heist_id, outcome.heist.channel,
                      outcome.result, len(outcome.members))
         return outcome
@@ -347,7 +354,7 @@ class Heists:
             if outcome is None:
                 continue
             count += 1
-            self._announce(outcome)
+            await self._announce(outcome)
         return count
 
     async def tell_untold(self) -> int:
@@ -362,7 +369,7 @@ class Heists:
             count += 1
             self.host.ctx.log.info("heist %d in %s: telling its %s after a restart", heist.id,
                                    heist.channel, outcome.result)
-            self._announce(outcome)
+            await self._announce(outcome)
         return count
 
     async def _recorded_outcome(self, heist: Heist) -> Outcome:
@@ -444,24 +451,25 @@ class Heists:
 
     # -- telling --------------------------------------------------------------------------------
 
-    def _tell(self, outcome: Outcome) -> None:
+    async def _tell(self, outcome: Outcome) -> None:
         """At window end: a refund is told at once (its ``told_at`` was set in the window-end
         transaction); a rolled heist gets the flavour line now and the reveal after the pause."""
         ctx = self.host.ctx
         heist = outcome.heist
         if outcome.result == "short":
-            self._announce(outcome)
+            await self._announce(outcome)
             return
 
         async def reveal() -> None:
             if await self._claim_telling(heist.id):
-                self._announce(outcome)
+                await self._announce(outcome)
 
         if self.cfg.heist.announce_public:
-            ctx.outbox.chat(heist.channel, self.host.rolls.pick(FLAVOUR))
+            await ctx.announcer.announce(heist.channel, HEIST_RESULT,
+                                         self.host.rolls.pick(FLAVOUR))
         ctx.scheduler.once(OUTCOME_PAUSE_SECONDS, reveal, name=f"heist:{heist.id}:outcome")
 
-    def _announce(self, outcome: Outcome) -> None:
+    async def _announce(self, outcome: Outcome) -> None:
         """Queue an outcome's chat lines (when ``announce_public``) and each member's PM."""
         ctx = self.host.ctx
         fmt = ctx.format_amount
@@ -478,18 +486,17 @@ class Heists:
             return
         if outcome.result == "short":
             if public:
-                ctx.outbox.chat(channel, (
-                    f"🚨 Not enough crew for {heist.initiator}'s heist "
-                    f"({len(outcome.members)}/{cfg.min_participants}): every buy-in is "
-                    "refunded."))
+                await ctx.announcer.announce(channel, HEIST_RESULT, SHORT,
+                                             user=heist.initiator, size=len(outcome.members),
+                                             needed=cfg.min_participants)
             for m in outcome.members:
                 ctx.outbox.notify(channel, m.username, (
                     f"🏦 The heist didn't go (not enough crew): your {fmt(m.wager)} is back. "
                     f"Balance: {fmt(m.balance)}"), transactional=True)
             return
-        if public:
-            for line in self._outcome_lines(outcome):
-                ctx.outbox.chat(channel, line)
+        if public:  # one line: its two halves would otherwise be merged apart
+            await ctx.announcer.announce(channel, HEIST_RESULT, "{line}",
+                                         line=" ".join(self._outcome_lines(outcome)))
         for m in outcome.members:
             ctx.outbox.notify(channel, m.username, self._member_note(outcome.result, m),
                               transactional=True)

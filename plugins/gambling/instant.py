@@ -152,7 +152,7 @@ class InstantGames:
         game = rules.game
         cfg = self.cfg
 
-        async def play(tx: LedgerTx) -> tuple[Played, str | None]:
+        async def play(tx: LedgerTx) -> tuple[Played, tuple[str, str] | None]:
             await take_slot(tx, channel, username, rules)
             held = await tx.escrow(channel, username, wager, purpose=f"gambling.{game}",
                                    type="wager", kind=Kind.GAMBLE, reason=f"{rules.title} wager",
@@ -175,14 +175,12 @@ class InstantGames:
                 cfg=cfg.announcements)
             template = cfg.announcements.jackpot if kind == "jackpot" else win_template
             return Played(wager, payout, shown, multiplier, balance), (
-                template if announced else None)
+                (str(kind), template) if announced else None)
 
-        played, template = await ctx.ledger.atomic(play)
+        played, line = await ctx.ledger.atomic(play)
         self.host.count_game(game)
-        if template is not None:
-            line = announce.player_line(ctx, template, username, played.payout)
-            if line:
-                ctx.outbox.chat(channel, line, summary="wins")
+        if line is not None:
+            await announce.player_line(ctx, channel, line[0], line[1], username, played.payout)
         return played
 
     # -- free spin ------------------------------------------------------------------------------
@@ -205,7 +203,7 @@ class InstantGames:
         stake = free.equivalent_wager
         cfg = self.cfg
 
-        async def play(tx: LedgerTx) -> tuple[Played, str | None]:
+        async def play(tx: LedgerTx) -> tuple[Played, tuple[str, str] | None]:
             if await tx.bump_daily(channel, username, tx.today, "free_spin_used") > 1:
                 raise Refused(used_text)
             row = odds.roll_slot(table, self.host.rolls.roll())
@@ -227,17 +225,15 @@ class InstantGames:
                         else cfg.announcements.free_spin_win)
             multiplier = 0.0 if row is None else row.multiplier
             return Played(0, payout, shown, multiplier, balance), (
-                template if announced else None)
+                (str(kind), template) if announced else None)
 
         try:
-            played, template = await ctx.ledger.atomic(play)
+            played, line = await ctx.ledger.atomic(play)
         except Refused as refused:
             return refused.text
         self.host.count_game("free_spin")
-        if template is not None:
-            line = announce.player_line(ctx, template, username, played.payout)
-            if line:
-                ctx.outbox.chat(channel, line, summary="wins")
+        if line is not None:
+            await announce.player_line(ctx, channel, line[0], line[1], username, played.payout)
         fmt = ctx.format_amount
         if played.multiplier >= odds.JACKPOT_MULTIPLIER:
             text = f"🎁 Free spin: {played.shown} JACKPOT! You win {fmt(played.payout)}!"

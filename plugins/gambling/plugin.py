@@ -38,7 +38,7 @@ from economy_core import (
     shown,
 )
 
-from . import odds, stats, tables
+from . import announce, odds, stats, tables
 from .challenges import SWEEP_SECONDS, Challenges
 from .channel_games import ChannelGames
 from .config import GamblingConfig
@@ -71,6 +71,7 @@ class Gambling:
             PostingType("gamble_win", "winnings", Kind.GAMBLE),
         ),
         counters=(Counter("free_spin_used", "free spins used"),),
+        announcements=announce.ANNOUNCEMENTS,
     )
     cli_commands = (CliCommand("odds", "print each game's expected return (house edge)",
                                run_odds),)
@@ -146,6 +147,15 @@ class Gambling:
     @hookimpl
     async def economy_chat_message(self, event: ChatMessage) -> None:
         await self.heists.on_chat(event)
+
+    @hookimpl(optionalhook=True)
+    async def economy_achievement_value(self, channel: str, username: str,
+                                        condition: str) -> int | None:
+        """For achievements: the user's biggest win (largest net of one game, all games)."""
+        if condition != "gambling_biggest_win":
+            return None
+        found = await stats.read(self.ctx.db, channel, username)
+        return max((g.biggest_win for g in found.values()), default=0)
 
     # -- commands -------------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ nobody paid → no announcement.
 
 **Order** (RELIABILITY 5): ONE ``credit_many`` (type ``rain``, kind EARN) pays everyone inside a
 ledger transaction, and the public announcement — with the number of users that credit really
-pays — is queued in that same transaction, before it commits; after the commit each user
+pays — is queued in that same transaction, before it commits (through the core's announcer, kind
+``rain_drop``: a lone line of a kind goes out at once); after the commit each user
 actually paid gets a paced PM through the outbox (quiet users are skipped there), so the
 announcement always goes out first. The credit carries the idempotency key
 ``rain:<channel>:<drop instant>``, so a retried drop cannot pay (or announce) twice; a drop is
@@ -32,6 +33,7 @@ from collections.abc import Mapping
 import attrs
 
 from economy_core import (
+    Announcement,
     Award,
     Contract,
     Job,
@@ -50,6 +52,8 @@ from .config import RainConfig
 TRIGGER = "rain.ambient"
 """The trigger id of every rain posting (multiplier hooks see it)."""
 POSTING_TYPE = "rain"
+ANNOUNCEMENT = "rain_drop"
+"""The announcement kind of the public line (the operator's switch: ``[announcements]``)."""
 JITTER = 0.3
 """Each wait is the interval times a factor drawn uniformly from [1 − JITTER, 1 + JITTER]."""
 MIN_WAIT_SECONDS = 60.0
@@ -70,7 +74,9 @@ class Rain:
 
     name = "rain"
     Config = RainConfig
-    contract = Contract(posting_types=(PostingType(POSTING_TYPE, "rain", Kind.EARN),))
+    contract = Contract(posting_types=(PostingType(POSTING_TYPE, "rain", Kind.EARN),),
+                        announcements=(Announcement(ANNOUNCEMENT, "a rain drop, before it is paid",
+                                                    "rain drops"),))
 
     def __init__(self, ctx: PluginContext[RainConfig]) -> None:
         self.ctx = ctx
@@ -136,9 +142,10 @@ class Rain:
             if cfg.announce and result.postings and not result.replayed:
                 # Queued before the credit commits; counts the users the ledger really pays.
                 count = len({p.user_key for p in result.postings})
-                self.ctx.outbox.chat(channel, render(
-                    cfg.announce_message, f"☔ Rain drop for {count} user(s)!", count=count,
-                    currency=self.ctx.currency_word(count)))
+                await self.ctx.announcer.announce(
+                    channel, ANNOUNCEMENT, cfg.announce_message,
+                    fallback=f"☔ Rain drop for {count} user(s)!", count=count,
+                    currency=self.ctx.currency_word(count))
             return result
 
         result = await self.ctx.ledger.atomic(pay)

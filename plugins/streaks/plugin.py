@@ -33,6 +33,11 @@ A qualifying Saturday with no weekday seen that week sends the weekend reminder,
 
 The streak keeps counting while ``daily.enabled`` is false (the bridge needs qualifying days);
 nothing is paid, PM'd or shown for it then.
+
+**Told to other plugins** (while ``daily.enabled``): after each qualifying day commits, the
+``economy_streak_reached(channel, username, days)`` broadcast this plugin publishes
+(:mod:`.hookspecs`); achievements' ``economy_achievement_value`` hook is answered for
+``daily_streak`` with the streak as ``streak`` shows it.
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import attrs
+import pluggy
 import sqlalchemy as sa
 
 from economy_core import (
+    Announcement,
     CommandCall,
     Contract,
     Kind,
@@ -60,7 +67,7 @@ from economy_core import (
     user_key,
 )
 
-from . import tables
+from . import hookspecs, tables
 from .config import StreaksConfig
 
 POLL_SECONDS = 60
@@ -77,6 +84,8 @@ BATCH = 200
 """Most users qualified in one ledger transaction."""
 COUNTER = "minutes_present"
 MILESTONES = (7, 30)
+ANNOUNCEMENT = "streak_milestone"
+"""The announcement kind of the public milestone line (the operator's switch)."""
 
 
 # -- the rules, as pure functions --------------------------------------------------------------
@@ -201,7 +210,14 @@ class Streaks:
             PostingType("streak_bonus", "streak bonus", Kind.EARN),
             PostingType("streak_milestone", "streak milestone", Kind.EARN),
         ),
+        announcements=(Announcement(ANNOUNCEMENT, "a 7- or 30-day streak milestone",
+                                    "streak milestones"),),
     )
+
+    @staticmethod
+    @hookimpl
+    def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+        pluginmanager.add_hookspecs(hookspecs)
 
     def __init__(self, ctx: PluginContext[StreaksConfig]) -> None:
         self.ctx = ctx
@@ -312,7 +328,12 @@ class Streaks:
         for start in range(0, len(usernames), BATCH):
             results = await self.qualify(channel, day, usernames[start:start + BATCH])
             for q in results:
-                self._tell(channel, q)
+                await self._tell(channel, q)
+            if self.cfg.daily.enabled:
+                for q in results:
+                    await self.ctx.hooks.broadcast(hookspecs.economy_streak_reached,
+                                                   channel=channel, username=q.username,
+                                                   days=q.state.current)
             if results:
                 self._days_metric.add({"channel": channel}, len(results))
 
@@ -408,15 +429,15 @@ class Streaks:
 
     # -- telling users --------------------------------------------------------------------------
 
-    def _tell(self, channel: str, q: Qualified) -> None:
+    async def _tell(self, channel: str, q: Qualified) -> None:
         """PMs for what was paid, the weekend reminder, and the milestone announcement."""
         daily, bridge = self.cfg.daily, self.cfg.weekend_weekday_bridge
         fmt = self.ctx.format_amount
         days, name = q.state.current, q.username
         if daily.enabled and days in MILESTONES and daily.announce_milestones and not q.withheld:
-            self.ctx.outbox.chat(channel, render(daily.announce_message,
-                                                 f"🔥 {name}: {days} days in a row!",
-                                                 user=name, days=days))
+            await self.ctx.announcer.announce(channel, ANNOUNCEMENT, daily.announce_message,
+                                              fallback=f"🔥 {name}: {days} days in a row!",
+                                              user=name, days=days)
         if q.bonus:
             self.ctx.outbox.notify(channel, name, render(
                 daily.bonus_message, f"🔥 Day {days} streak: +{fmt(q.bonus)}", days=days,
@@ -460,6 +481,15 @@ class Streaks:
         shown = state.shown(self._today())
         value = self._days_text(shown) + (" 🔥" if shown >= 2 else "")
         return [ProfileField("streak", "Streak", f"{value} (best {state.longest})", 30)]
+
+    @hookimpl(optionalhook=True)
+    async def economy_achievement_value(self, channel: str, username: str,
+                                        condition: str) -> int | None:
+        """The current streak (days in a row, as ``streak`` shows it) for achievements."""
+        if condition != "daily_streak" or not self.cfg.daily.enabled:
+            return None
+        state = await self.state_of(channel, username)
+        return 0 if state is None else state.shown(self._today())
 
     @hookimpl
     def economy_reward_lines(self, channel: str) -> list[str]:

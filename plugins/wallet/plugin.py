@@ -1,14 +1,17 @@
 """The wallet plugin: what a user can ask about money.
 
-``balance`` (with rank and streak when plugins answer the profile hook with those keys),
-``history [n]``, ``top [category]``, ``profile [@user]`` assembled from every plugin's profile
-fields, and ``rewards`` assembled from every plugin's reward lines. It reads the ledger only; it
-never moves money.
+``balance`` (with rank and streak when plugins answer the profile hook with those keys, and in
+the user's own currency name when one answers the key ``currency``),
+``history [n]``, ``top [category]`` (other plugins add categories through the leaderboard hooks
+the wallet publishes, :mod:`.hookspecs`), ``profile [@user]`` assembled from every plugin's
+profile fields, and ``rewards`` assembled from every plugin's reward lines. It reads the ledger
+only; it never moves money.
 """
 
 from __future__ import annotations
 
 import attrs
+import pluggy
 
 from economy_core import (
     ArgumentError,
@@ -19,9 +22,12 @@ from economy_core import (
     ProfileField,
     Username,
     command,
+    hookimpl,
     hookspecs,
     setting,
 )
+
+from . import hookspecs as wallet_hooks
 
 MEDALS = ("🥇", "🥈", "🥉")
 
@@ -58,6 +64,11 @@ class Wallet:
     name = "wallet"
     Config = WalletConfig
 
+    @staticmethod
+    @hookimpl
+    def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+        pluginmanager.add_hookspecs(wallet_hooks)
+
     def __init__(self, ctx: PluginContext[WalletConfig]) -> None:
         self.ctx = ctx
 
@@ -73,6 +84,8 @@ class Wallet:
         balance = await self.ctx.ledger.balance(call.channel, call.username)
         parts = [f"💰 {call.username}: {fmt(balance)}"]
         fields = {f.key: f for f in await self._fields(call.channel, call.username)}
+        if "currency" in fields:  # the user's own name for the currency (a shop item)
+            parts[0] = f"💰 {call.username}: {balance:,} {fields['currency'].value}"
         if "rank" in fields:
             parts.append(f"Rank: {fields['rank'].value}")
         if "streak" in fields:
@@ -102,10 +115,15 @@ class Wallet:
     async def top(self, call: CommandCall, category: str | None = None) -> str:
         word = (category or "earners").lower()
         kind = CATEGORIES.get(word)
-        if kind is None:
-            return ("Usage: top [earners|today|rich|balance|lifetime|all] "
-                    f"(no leaderboard called {word[:20]!r})")
         size = self.ctx.config.top_size
+        if kind is None:
+            other = await self.ctx.hooks.first(wallet_hooks.economy_leaderboard,
+                                               channel=call.channel, category=word, limit=size)
+            if isinstance(other, str):
+                return other
+            words = ["earners", "today", "rich", "balance", "lifetime", "all",
+                     *await self._extra_categories(call.channel)]
+            return f"Usage: top [{'|'.join(words)}] (no leaderboard called {word[:20]!r})"
         fmt = self.ctx.format_amount
         if kind == "today":
             day = self.ctx.clock.local_date(self.ctx.tz)
@@ -127,6 +145,13 @@ class Wallet:
             mark = MEDALS[i] if i < len(MEDALS) else f"{i + 1}."
             lines.append(f"{mark} {name} {fmt(value)}")
         return "\n".join(lines)
+
+    async def _extra_categories(self, channel: str) -> list[str]:
+        """The category words other plugins answer (leaderboard hooks), minus the wallet's."""
+        answers = await self.ctx.hooks.collect(wallet_hooks.economy_leaderboard_categories,
+                                               channel=channel)
+        words = [str(a).lower() for a in answers if isinstance(a, str) and a.strip()]
+        return sorted({w for w in words if w not in CATEGORIES})
 
     @command("profile", help="A user's profile: profile [@user]")
     async def profile(self, call: CommandCall, user: Username | None = None) -> str:

@@ -113,3 +113,13 @@ async def test_banned_users_get_nothing_and_rewards_can_list_it(make_app: Any) -
     assert await occasion_postings(room, "bob") == [100]
     rewards = "\n".join(await room.pm("bob", "rewards"))
     assert "Being here when an event starts: 100 Z" in rewards
+
+
+async def test_an_occasion_with_reward_zero_pays_nothing(make_app: Any) -> None:
+    """The events plugin pays its presence pot itself and broadcasts reward 0: nothing more."""
+    room = await chat_room(make_app, plugins=[Occasions])
+    await room.pm("alice", "occasion Friday-Night 0", rank=4)
+    await room.settle()
+    for user in ("alice", "bob", "carol"):
+        assert await occasion_postings(room, user) == []
+    assert await room.balance("bob") == START_BALANCE

@@ -8,11 +8,11 @@ import json
 from typing import Any
 
 import pytest
+from economy_plugins.inflation.config import InflationConfig
+from economy_plugins.inflation.plugin import factor_for
 
 from economy_core import PluginContext, PriceAdjustment, PriceQuote, hookimpl
 from economy_core.testing import AppHarness, MakeApp
-from economy_plugins.inflation.config import InflationConfig
-from economy_plugins.inflation.plugin import factor_for
 
 CHANNEL = "testroom"
 TOKEN = "ops-token-0123456789"

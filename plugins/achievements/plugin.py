@@ -1,0 +1,209 @@
+"""The achievements plugin: one-time rewards for lasting activity (SPEC §3.11).
+
+Each achievement is earned once per user and id (:mod:`.award`: paid exactly once across
+restarts, retries and a crash at any commit) and checked only on the events its condition type
+depends on (:mod:`.conditions`):
+
+- **chat** (``economy_chat_message``): ``lifetime_messages``, ``unique_emotes_used_lifetime``;
+- **tick** (a job of this plugin every :data:`PRESENCE_SECONDS`, over the users present):
+  ``lifetime_presence_hours``;
+- **streak** (``economy_streak_reached``, published by streaks): ``daily_streak``;
+- **tips**, **earn**, **spend**, **gambling** (``economy_transaction_committed``: transfer, earn,
+  spend and gamble postings): ``unique_tip_recipients`` / ``_senders``, ``lifetime_earned``,
+  ``lifetime_spent``, ``lifetime_gambled``, ``gambling_biggest_win``;
+- **rank** (``economy_rank_reached``, published by ranks): ``rank_reached``.
+
+Values only another plugin knows are asked through ``economy_achievement_value``, a hook this
+plugin publishes and their owners answer. A configured achievement whose source is not enabled
+is reported by :meth:`Achievements.review_config` (``config check``, and a warning at start-up
+and reload) and never checked; an unknown condition type is a config error naming the entry.
+The engine (:mod:`.engine`) keeps the events' path free of reads.
+
+``achievements``: earned ones with their dates, the visible unearned ones with a 10-cell
+progress bar (current / threshold), and how many hidden ones remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pluggy
+
+from economy_core import (
+    Catalogue,
+    ChatMessage,
+    CommandCall,
+    ConfigNote,
+    Contract,
+    Kind,
+    PluginContext,
+    Posting,
+    PostingType,
+    ProfileField,
+    command,
+    hookimpl,
+    user_key,
+)
+
+from . import award, hookspecs, tables
+from .award import POSTING_TYPE
+from .conditions import TYPES
+from .config import AchievementsConfig
+from .engine import EMOTES, MESSAGES, PRESENCE, RECHECK_SECONDS, Engine
+
+PRESENCE_SECONDS = 60
+BAR_CELLS = 10
+
+
+def bar(value: int, threshold: int, cells: int = BAR_CELLS) -> str:
+    filled = max(0, min(cells, value * cells // max(1, threshold)))
+    return "█" * filled + "░" * (cells - filled)
+
+
+class Achievements:
+    """See the module docstring."""
+
+    name = "achievements"
+    Config = AchievementsConfig
+    schema = tables.schema
+    contract = Contract(posting_types=(PostingType(POSTING_TYPE, "achievement", Kind.EARN),),
+                        announcements=(award.ANNOUNCEMENT,))
+
+    @staticmethod
+    @hookimpl
+    def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+        pluginmanager.add_hookspecs(hookspecs)
+
+    @staticmethod
+    def review_config(config: AchievementsConfig, catalogue: Catalogue) -> list[ConfigNote]:
+        """An enabled achievement whose condition the enabled plugins cannot know is reported
+        (it is never awarded), naming the achievement and what is missing."""
+        notes = []
+        for index, a in enumerate(config.achievements):
+            missing = TYPES[a.condition.type].missing(catalogue) if a.enabled else None
+            if missing is not None:
+                notes.append(ConfigNote(
+                    f"plugins.achievements.achievements[{index}]",
+                    f"achievement {a.id!r} ({a.condition.type}) is never awarded: it needs "
+                    f"{missing}"))
+        return notes
+
+    def __init__(self, ctx: PluginContext[AchievementsConfig]) -> None:
+        self.ctx = ctx
+        self.engine = Engine(ctx)
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    @hookimpl
+    async def economy_startup(self) -> None:
+        await self.engine.load()
+        self.ctx.scheduler.every(PRESENCE_SECONDS, self.presence_tick, name="presence")
+        self.ctx.scheduler.every(RECHECK_SECONDS, self.engine.recheck, name="recheck")
+
+    @hookimpl(trylast=True)
+    async def economy_settle(self) -> None:
+        """After the other plugins settled (their counters are written): finish every check."""
+        await self.engine.drain()
+        await self.engine.recheck()
+
+    @hookimpl
+    async def economy_shutdown(self) -> None:
+        await self.engine.drain()
+
+    # -- events ---------------------------------------------------------------------------------
+
+    @hookimpl
+    def economy_chat_message(self, event: ChatMessage) -> None:
+        engine, channel = self.engine, event.channel
+        key = user_key(event.username)
+        if engine.in_use(MESSAGES):
+            engine.bump(channel, key, event.username, MESSAGES, 1)
+        if engine.in_use(EMOTES):
+            emotes = self.ctx.rooms[channel].emotes
+            used = {w for w in event.text.split() if w in emotes} if emotes else set()
+            if used:
+                engine.emotes_used(channel, key, event.username, used)
+
+    async def presence_tick(self) -> None:
+        if not self.engine.in_use(PRESENCE):
+            return
+        now = self.ctx.clock.now()
+        core = self.ctx.core
+        skip = {user_key(n) for n in core.ignored_users} | {user_key(core.bot.username)}
+        for channel in self.ctx.channels:
+            present = {user_key(u.username): u.username
+                       for u in self.ctx.rooms[channel].present()}
+            self.engine.presence_due(channel, {k: n for k, n in present.items()
+                                               if k not in skip}, now)
+
+    @hookimpl
+    async def economy_transaction_committed(self, postings: Sequence[Posting]) -> None:
+        """On the core's commit-observer task: the checks these postings make due are done
+        before it returns (so ``settle`` covers them; the ledger writer never waits)."""
+        engine = self.engine
+        use = {c: engine.in_use(c) for c in ("lifetime_earned", "lifetime_spent",
+                                              "lifetime_gambled", "gambling_biggest_win",
+                                              "unique_tip_recipients", "unique_tip_senders")}
+        if not any(use.values()):
+            return
+        for p in postings:
+            kind, amount = p.kind, p.amount
+            if kind == Kind.EARN:
+                if amount > 0 and use["lifetime_earned"]:
+                    engine.bump(p.channel, p.user_key, p.username, "lifetime_earned", amount)
+            elif kind == Kind.SPEND:
+                if amount < 0 and use["lifetime_spent"]:
+                    engine.bump(p.channel, p.user_key, p.username, "lifetime_spent", -amount)
+            elif kind == Kind.GAMBLE:
+                if amount < 0 and use["lifetime_gambled"]:
+                    engine.bump(p.channel, p.user_key, p.username, "lifetime_gambled", -amount)
+                elif amount > 0 and use["gambling_biggest_win"]:
+                    engine.due(p.channel, "gambling_biggest_win", p.user_key, p.username)
+            elif kind == Kind.TRANSFER and p.related_user:
+                condition = "unique_tip_recipients" if amount < 0 else "unique_tip_senders"
+                if use[condition]:
+                    engine.due(p.channel, condition, p.user_key, p.username)
+        await engine.drain()
+
+    @hookimpl(optionalhook=True)
+    def economy_streak_reached(self, channel: str, username: str, days: int) -> None:
+        if self.engine.in_use("daily_streak"):
+            self.engine.due(channel, "daily_streak", user_key(username), username, days)
+
+    @hookimpl(optionalhook=True)
+    def economy_rank_reached(self, channel: str, username: str, tier_index: int) -> None:
+        if self.engine.in_use("rank_reached"):
+            self.engine.due(channel, "rank_reached", user_key(username), username, tier_index)
+
+    # -- what users ask -------------------------------------------------------------------------
+
+    @hookimpl
+    def economy_profile_fields(self, channel: str, username: str) -> list[ProfileField]:
+        earned = self.engine.earned.get((channel, user_key(username)), {})
+        return [ProfileField("achievements", "Achievements", f"{len(earned)} earned", 50)]
+
+    @command("achievements", help="Your achievements, and how far you are from the others")
+    async def achievements(self, call: CommandCall) -> str:
+        engine, channel = self.engine, call.channel
+        key = user_key(call.username)
+        earned = engine.earned.get((channel, key), {})
+        configured = {a.id: a for a in self.ctx.config.achievements}
+        lines = []
+        for ident, at in sorted(earned.items(), key=lambda item: (item[1], item[0])):
+            found = configured.get(ident)
+            what = found.description if found is not None else ident
+            lines.append(f"✅ {what} · {at.astimezone(self.ctx.tz).date().isoformat()}")
+        open_ones = [a for a in engine.active() if a.id not in earned]
+        for a in open_ones:
+            if a.hidden:
+                continue
+            values = await engine.values.read(channel, a.condition.type, {key: call.username})
+            value, goal = values.get(key, 0), a.condition.threshold
+            lines.append(f"⬜ {a.description}: [{bar(value, goal)}] {min(value, goal):,}/"
+                         f"{goal:,} {TYPES[a.condition.type].unit}")
+        hidden = sum(1 for a in open_ones if a.hidden)
+        if hidden:
+            lines.append(f"🔒 {hidden} hidden remain.")
+        if not lines:
+            return "🏆 No achievements here yet."
+        return "\n".join([f"🏆 Achievements ({len(earned)} earned):", *lines])

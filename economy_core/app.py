@@ -492,17 +492,18 @@ class EconomyApp:
     # -- ledger observers ---------------------------------------------------------------------
 
     async def _on_commit(self, postings: Sequence[Posting]) -> None:
-        credited: dict[tuple[str, str], int] = {}
-        debited: dict[tuple[str, str], int] = {}
+        credited: dict[tuple[str, str, str], int] = {}
+        debited: dict[tuple[str, str, str], int] = {}
         for p in postings:  # sum first: a tick commits thousands of postings
+            key = (p.source, p.type, str(p.kind))
             if p.amount > 0:
-                credited[(p.source, p.type)] = credited.get((p.source, p.type), 0) + p.amount
+                credited[key] = credited.get(key, 0) + p.amount
             elif p.amount < 0:
-                debited[(p.source, p.type)] = debited.get((p.source, p.type), 0) - p.amount
-        for (source, type_), total in credited.items():
-            self.metrics.z_credited.add({"source": source, "type": type_}, total)
-        for (source, type_), total in debited.items():
-            self.metrics.z_debited.add({"source": source, "type": type_}, total)
+                debited[key] = debited.get(key, 0) - p.amount
+        for (source, type_, kind), total in credited.items():
+            self.metrics.z_credited.add({"source": source, "type": type_, "kind": kind}, total)
+        for (source, type_, kind), total in debited.items():
+            self.metrics.z_debited.add({"source": source, "type": type_, "kind": kind}, total)
         self._commit_queue.put_nowait(postings)
 
     async def _observe_commits(self) -> None:

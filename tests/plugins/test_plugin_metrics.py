@@ -9,6 +9,8 @@ from tests.metrics_kit import total, value
 
 from .test_chat_triggers_kit import CHANNEL as CHAT_CHANNEL
 from .test_chat_triggers_kit import chat_room
+from .test_events_kit import CHANNEL as EVENTS_CHANNEL
+from .test_events_kit import events_app
 from .test_gambling_kit import CHANNEL as GAMBLING_CHANNEL
 from .test_gambling_kit import force, gambling_app, postings
 
@@ -95,3 +97,20 @@ async def test_rank_distribution_counts_every_account_at_its_rank(make_app: Make
     assert (at("Extra"), at("Grip"), at("Key Grip"), at("Gaffer")) == (1, 2, 1, 0)
     assert total(page, "economy_ranks_distribution") == 4
     assert await app.ledger.account_count(GAMBLING_CHANNEL) == 4
+
+
+async def test_the_earn_multiplier_gauge_follows_the_active_sources(make_app: MakeApp) -> None:
+    app = await events_app(make_app)
+    await app.app.refresh_metrics()
+
+    def factor() -> float:
+        return value(app.app.metrics.render(), "economy_events_active_multiplier",
+                     channel=EVENTS_CHANNEL)
+
+    assert factor() == 1
+    await app.pm("alice", 'event start 2.5 60 "Double Time"', rank=4)
+    await app.app.refresh_metrics()
+    assert factor() == 2.5
+    await app.pm("alice", "event stop", rank=4)
+    await app.app.refresh_metrics()
+    assert factor() == 1

@@ -10,11 +10,12 @@ room registry and is broadcast to the plugins' hooks. Ledger commits are observe
 in-order queue, so a hook that itself moves money never waits on the ledger writer that
 called it.
 
-Start-up order: database and core tables → plugins (tables, construction, registration) →
-``economy_startup`` → day-close job → metrics endpoint → outbox → bus (which seeds the room from the
-robot's state, paying no arrival rewards). Shutdown reverses it: stop taking events (the one in
-flight finishes), ``economy_shutdown``, drain commit observers, flush the outbox, close the bus,
-the ledger and the database.
+Start-up order: database and core tables → plugins (tables, construction, registration) → stored
+metric counters restored → ``economy_startup`` → day-close job → counter saves and (endpoint on)
+gauge refreshes on the scheduler, one refresh now → metrics endpoint → outbox → bus (which seeds the
+room from the robot's state, paying no arrival rewards). Shutdown reverses it: stop taking events
+(the one in flight finishes), ``economy_shutdown``, drain commit observers, flush the outbox, save
+the metric counters, close the bus, the ledger and the database.
 """
 
 from __future__ import annotations
@@ -362,7 +363,8 @@ class EconomyApp:
             announcer=PluginAnnouncer(self.announcer, name),
             approvals=PluginApprovals(self.approvals, name),
             moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
-                        else None))
+                        else None),
+            health=self.health)
         instance = info.cls(ctx)
         register_plugin(self.plugin_manager, name, instance)
         self.router.register_plugin(name, instance)

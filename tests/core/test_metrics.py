@@ -93,6 +93,12 @@ class Tally:
         self.counted.inc({"button": "a"})
         return "click"
 
+    @command("healthy", help="The bot's health check as a plugin sees it")
+    async def healthy(self, call: CommandCall) -> str:
+        assert self.ctx.health is not None
+        health = await self.ctx.health()
+        return f"ok={health.ok} reason={health.reason!r}"
+
 
 async def test_counters_continue_after_a_clean_restart(make_app: MakeApp) -> None:
     app = await make_app(plugins=[Tally])
@@ -177,14 +183,16 @@ async def test_scrapes_serve_memory_and_never_query_the_database(make_app: MakeA
 async def test_health_is_200_when_up_and_503_with_the_reason_when_the_database_is_down(
         make_app: MakeApp, tmp_path: Any) -> None:
     port = free_port()
-    app = await make_app(config={"metrics": {"port": port}})
+    app = await make_app(plugins=[Tally], config={"metrics": {"port": port}})
     assert await fetch(port, "/health") == (200, "ok\n")
+    assert await app.pm("alice", "healthy") == ["ok=True reason=''"]
     engine = app.app.engine
     app.app.engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/economy.db")
     try:
         status, body = await fetch(port, "/health")
         assert status == 503
         assert body == "unhealthy: database unreachable\n"
+        assert await app.pm("alice", "healthy") == ["ok=False reason='database unreachable'"]
         api = (await app.app.api.handle(b'{"command": "system.health"}'))
         assert api["data"]["database"] is False and api["data"]["status"] == "degraded"
     finally:

@@ -39,6 +39,7 @@ from .events import (
     UserLeft,
     user_key,
 )
+from .health import Health
 from .hookspecs import hookimpl, hookspec
 from .hooktypes import (
     AwardRequest,
@@ -74,7 +75,7 @@ __all__ = [
     "ApprovalResolved", "ArgumentError", "Ask", "Award", "AwardRequest", "Cap",
     "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
     "ConfigNote", "Contract", "Counter", "CronError", "CronSpec", "EarningTrigger", "Escrow",
-    "Job", "Kind", "LedgerTx",
+    "Health", "Job", "Kind", "LedgerTx",
     "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
     "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "Rest",

@@ -10,17 +10,19 @@ room registry and is broadcast to the plugins' hooks. Ledger commits are observe
 in-order queue, so a hook that itself moves money never waits on the ledger writer that
 called it.
 
-Start-up order: database and core tables → plugins (tables, construction, registration) →
-``economy_startup`` → day-close job → metrics endpoint → outbox → bus (which seeds the room from the
-robot's state, paying no arrival rewards). Shutdown reverses it: stop taking events (the one in
-flight finishes), ``economy_shutdown``, drain commit observers, flush the outbox, close the bus,
-the ledger and the database.
+Start-up order: database and core tables → plugins (tables, construction, registration) → stored
+metric counters restored → ``economy_startup`` → day-close job → counter saves and (endpoint on)
+gauge refreshes on the scheduler, one refresh now → metrics endpoint → outbox → bus (which seeds the
+room from the robot's state, paying no arrival rewards). Shutdown reverses it: stop taking events
+(the one in flight finishes), ``economy_shutdown``, drain commit observers, flush the outbox, save
+the metric counters, close the bus, the ledger and the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time as wall
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import time, timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ from .api import ApiServer, database_ping
 from .approval_commands import ApprovalCommands
 from .approvals import Approvals, PluginApprovals
 from .awards import Awards
+from .channel_gauges import ChannelGauges
 from .clock import Clock, SystemClock
 from .config import AppConfig, ConfigError
 from .context import (
@@ -61,6 +64,7 @@ from .events import (
     UserJoined,
     UserLeft,
 )
+from .health import Health, check_health
 from .hookspecs import PROJECT
 from .identity import Identity
 from .ledger import Ledger, Posting
@@ -77,6 +81,7 @@ from .manager import (
 from .manager import register as register_plugin
 from .members import Members
 from .metrics import Metrics
+from .metrics_store import CounterStore
 from .outbox import Outbox, Transport
 from .pricing import Pricing
 from .robot_api import PluginRobot, RobotTransport
@@ -169,6 +174,7 @@ class EconomyApp:
         self.announcer: Announcer
         self.approvals: Approvals
         self.router: CommandRouter
+        self.counter_store: CounterStore
 
     # -- errors and metrics -------------------------------------------------------------------
 
@@ -177,6 +183,31 @@ class EconomyApp:
 
     def _count_command(self, name: str, outcome: str) -> None:
         self.metrics.commands.inc({"command": name, "outcome": outcome})
+        if outcome == "error":  # the command raised: an error of the plugin that owns it
+            cmd = self.router.lookup(name)
+            self.metrics.handler_errors.inc({"plugin": cmd.plugin if cmd else "core",
+                                             "where": "command"})
+
+    async def refresh_metrics(self) -> None:
+        """Recompute the gauges that need the database (core's and plugins' refreshers)."""
+        await self.metrics.refresh(
+            on_error=lambda owner, exc: self._count_error(owner, "metrics", exc))
+
+    async def save_counters(self) -> None:
+        """Write the counter series that changed since the last save (one transaction)."""
+        values = self.metrics.unsaved()
+        await self.counter_store.save(values)
+        self.metrics.saved(values)
+
+    async def _database_up(self) -> bool:
+        return await database_ping(self.engine)
+
+    def _bus_up(self) -> bool:
+        return self._bus is None or bool(self._bus.connected)
+
+    async def health(self) -> Health:
+        """Database and NATS up? The check behind ``system.health`` and ``/health``."""
+        return await check_health(self._database_up, self._bus_up, log)
 
     # -- start-up -----------------------------------------------------------------------------
 
@@ -205,6 +236,10 @@ class EconomyApp:
         pacing, antiflood = core.outbox, core.outbox.chat_antiflood
         outbox_store = OutboxStore(self.engine, self.clock)  # money PMs kept across a restart
         await outbox_store.start()
+        self.counter_store = CounterStore(self.engine, self.clock)
+        await self.counter_store.start()
+        self.metrics.add_refresher("core", ChannelGauges(
+            self.engine, self.rooms, self.metrics, lambda: self.core.bot.username).refresh)
         self.outbox = Outbox(
             transport, pm_limits=Limits(pacing.pm_burst, pacing.pm_per_second),
             chat_antiflood=Limits(antiflood.burst, antiflood.per_second,
@@ -240,8 +275,7 @@ class EconomyApp:
                                                              self.format_amount))
         self.api = ApiServer(
             lambda: self.core.api, channels=lambda: [c.channel for c in self.core.channels],
-            clock=self.clock, database_up=lambda: database_ping(self.engine),
-            bus_up=lambda: self._bus is None or bool(self._bus.connected),
+            clock=self.clock, database_up=self._database_up, bus_up=self._bus_up,
             on_outcome=lambda command, outcome: self.metrics.api_requests.inc(
                 {"command": command, "outcome": outcome}),
             log=logging.getLogger("economy_core.api"))
@@ -249,10 +283,18 @@ class EconomyApp:
         self._block_disabled_plugins()
         for info in self.plugin_infos:
             await self._load_plugin(info)
+        self.metrics.restore(await self.counter_store.load())  # before anything counts again
         await self.dispatcher.broadcast("economy_startup")
         self.scheduler.daily(time(0, 0), self._close_day, name="day_close", owner="core")
 
-        await self.metrics.start_server(core.metrics.host, core.metrics.port)
+        if core.metrics.persist_seconds:
+            self.scheduler.every(core.metrics.persist_seconds, self.save_counters,
+                                 name="metrics_persist", owner="core")
+        if core.metrics.port:  # nobody scrapes otherwise: no need to recompute gauges
+            await self.refresh_metrics()
+            self.scheduler.every(core.metrics.refresh_seconds, self.refresh_metrics,
+                                 name="metrics_refresh", owner="core")
+        await self.metrics.start_server(core.metrics.host, core.metrics.port, self.health)
         await self.outbox.start()
         await self.scheduler.start()
         self._accepting = True
@@ -321,7 +363,8 @@ class EconomyApp:
             announcer=PluginAnnouncer(self.announcer, name),
             approvals=PluginApprovals(self.approvals, name),
             moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
-                        else None))
+                        else None),
+            health=self.health)
         instance = info.cls(ctx)
         register_plugin(self.plugin_manager, name, instance)
         self.router.register_plugin(name, instance)
@@ -451,17 +494,18 @@ class EconomyApp:
     # -- ledger observers ---------------------------------------------------------------------
 
     async def _on_commit(self, postings: Sequence[Posting]) -> None:
-        credited: dict[tuple[str, str], int] = {}
-        debited: dict[tuple[str, str], int] = {}
+        credited: dict[tuple[str, str, str], int] = {}
+        debited: dict[tuple[str, str, str], int] = {}
         for p in postings:  # sum first: a tick commits thousands of postings
+            key = (p.source, p.type, str(p.kind))
             if p.amount > 0:
-                credited[(p.source, p.type)] = credited.get((p.source, p.type), 0) + p.amount
+                credited[key] = credited.get(key, 0) + p.amount
             elif p.amount < 0:
-                debited[(p.source, p.type)] = debited.get((p.source, p.type), 0) - p.amount
-        for (source, type_), total in credited.items():
-            self.metrics.z_credited.add({"source": source, "type": type_}, total)
-        for (source, type_), total in debited.items():
-            self.metrics.z_debited.add({"source": source, "type": type_}, total)
+                debited[key] = debited.get(key, 0) - p.amount
+        for (source, type_, kind), total in credited.items():
+            self.metrics.z_credited.add({"source": source, "type": type_, "kind": kind}, total)
+        for (source, type_, kind), total in debited.items():
+            self.metrics.z_debited.add({"source": source, "type": type_, "kind": kind}, total)
         self._commit_queue.put_nowait(postings)
 
     async def _observe_commits(self) -> None:
@@ -509,12 +553,14 @@ class EconomyApp:
     async def _handle_pm(self, pm: PrivateMessage) -> list[str]:
         if pm.channel not in self.rooms.channels:
             return []
+        started = wall.perf_counter()  # measured time, not the economy's clock
         rank = max(pm.rank, self.rooms[pm.channel].rank_of(pm.username))
         if rank != pm.rank:
             pm = attrs.evolve(pm, rank=rank)
         replies = await self.router.handle(pm)
         if replies:
             self.outbox.reply(pm.channel, pm.username, replies)
+        self.metrics.pm_seconds.observe({}, wall.perf_counter() - started)
         return replies
 
     async def settle(self, timeout: float = 10.0) -> None:
@@ -549,6 +595,10 @@ class EconomyApp:
             log.warning("shutdown: commit observers still busy after 10 s")
         self.announcer.flush()  # lines held for merging get the outbox's shutdown grace
         await self.outbox.close()  # sends for outbox.shutdown_seconds; keeps unsent money PMs
+        try:
+            await self.save_counters()
+        except Exception:  # a dead database must not stop the shutdown
+            log.exception("shutdown: saving the metric counters failed")
         if self._commit_task is not None:
             self._commit_task.cancel()
         await self.ledger.close()

@@ -28,6 +28,7 @@ from .clock import Clock
 from .config import CoreConfig
 from .contract import MODERATION, Catalogue
 from .dispatch import Dispatcher
+from .health import Health
 from .hookspecs import economy_display_name
 from .identity import Identity
 from .ledger import LedgerView
@@ -222,6 +223,9 @@ class PluginContext(Generic[C]):
     """Purchases that wait for an admin, their charge held in escrow (``register``,
     ``request``, ``resolve``, ``pending``)."""
     _moderation: Moderation | None = None
+    health: Callable[[], Awaitable[Health]] | None = None
+    """The bot's health check (database and NATS up?), the same as ``system.health`` and
+    ``/health``; None only in a context built outside the app."""
 
     @property
     def moderation(self) -> Moderation:

@@ -204,7 +204,9 @@ def build_config(infos: Sequence[PluginInfo], overrides: Mapping[str, Any], *,
     base: dict[str, Any] = {
         "channels": [{"domain": "cytu.be", "channel": channel}],
         "database": {"url": database_url},
-        "metrics": {"port": 0},
+        # no HTTP endpoint; counters saved at stop only (a timed save would add commits to
+        # every crash-point scenario); the metrics tests turn both on
+        "metrics": {"port": 0, "persist_seconds": 0},
         # no pacing in behaviour tests: the outbox's own tests cover it (CyTube's limiter and
         # the chat budget count real seconds, which a FakeClock test would otherwise wait out in
         # settle()); a burst that is never used up and a budget that never folds

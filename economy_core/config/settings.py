@@ -159,6 +159,14 @@ class MetricsConfig:
     host: str = setting("127.0.0.1", help="Address the Prometheus /metrics endpoint listens on")
     port: int = setting(28290, validator=_between(0, 65535),
                         help="Port of the /metrics endpoint (0 = off)")
+    refresh_seconds: int = setting(
+        15, validator=_between(1, 3600),
+        help="How often the gauges that need the database (accounts, circulation, median, "
+             "participation, plugins' distributions) are recomputed while the endpoint is on")
+    persist_seconds: int = setting(
+        300, validator=_between(0, 86400),
+        help="How often changed counters are written to the database (0 = only at shutdown); "
+             "a crash loses at most this much counting")
 
 
 @attrs.frozen

@@ -107,6 +107,7 @@ class ChatTriggers:
         metrics = ctx.metrics
         self._lines = metrics.counter("lines_total", "Chat lines through the trigger pipeline")
         self._hits = metrics.counter("hits_total", "Trigger hits past their caps, by trigger")
+        self._paid = metrics.counter("z_total", "Currency paid by each trigger, by trigger")
         self._errors = metrics.counter("trigger_errors_total",
                                        "Trigger failures (the line still counted), by trigger")
         self.writer = Writer(ctx, on_paid=self._count_hit)
@@ -117,8 +118,10 @@ class ChatTriggers:
     def cfg(self) -> ChatTriggersConfig:
         return self.ctx.config
 
-    def _count_hit(self, trigger_id: str, _amount: int) -> None:
+    def _count_hit(self, trigger_id: str, amount: int) -> None:
         self._hits.inc({"trigger": trigger_id})
+        if amount > 0:
+            self._paid.add({"trigger": trigger_id}, amount)
 
     async def _has_account(self, channel: str, username: str) -> bool:
         key = (channel, user_key(username))

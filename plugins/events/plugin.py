@@ -142,6 +142,7 @@ class Events:
         self._started_metric = ctx.metrics.counter("started_total", "Event starts, by kind")
         self._factor_metric = ctx.metrics.gauge(
             "active_multiplier", "Combined multiplier of every active source, by channel")
+        ctx.metrics.refresher(self.refresh_factor)
 
     @property
     def cfg(self) -> EventsConfig:
@@ -225,6 +226,13 @@ class Events:
         return [u.username for u in self.ctx.rooms[channel].present()
                 if user_key(u.username) not in skip
                 and (count_banned or not banned(channel, u.username))]
+
+    async def refresh_factor(self) -> None:
+        """Set the combined multiplier gauge of every channel (the core's metrics schedule;
+        the minute check sets it too)."""
+        now = self.ctx.clock.now()
+        for channel in self.ctx.channels:
+            self._factor_metric.set({"channel": channel}, combined(self.active(channel, now)))
 
     # -- the minute check -----------------------------------------------------------------------
 

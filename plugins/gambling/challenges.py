@@ -190,7 +190,7 @@ class Challenges:
             settled = await self.settle(duel, username)
         except Refused as refused:
             return refused.text
-        self.host.count_game("challenge")
+        self.host.count_game("challenge", settled.pot.pot, settled.pot.prize)
         pot = settled.pot
         won = settled.winner == username
         result = "You won" if won else "You lost"

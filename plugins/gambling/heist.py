@@ -313,7 +313,8 @@ class Heists:
             return None
         self.games.end(outcome.heist.channel)
         if outcome.result != "short":
-            self.host.count_game("heist")
+            self.host.count_game("heist", sum(m.wager for m in outcome.members),
+                                 sum(m.payout for m in outcome.members))
         await self._tell(outcome)
         ctx.log.info("heist %d in %s: %s, crew %d", heist_id, outcome.heist.channel,
                      outcome.result, len(outcome.members))

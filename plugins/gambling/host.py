@@ -18,6 +18,7 @@ class Host(Protocol):
     ctx: PluginContext[GamblingConfig]
     rolls: Rolls
 
-    def count_game(self, game: str) -> None:
-        """One game of ``game`` was played (metrics)."""
+    def count_game(self, game: str, wagered: int, paid: int) -> None:
+        """One game of ``game`` was played, settled with ``wagered`` staked and ``paid`` paid
+        out in all (metrics: plays, and the house's take per game)."""
         ...

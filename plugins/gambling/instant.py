@@ -178,7 +178,7 @@ class InstantGames:
                 (str(kind), template) if announced else None)
 
         played, line = await ctx.ledger.atomic(play)
-        self.host.count_game(game)
+        self.host.count_game(game, played.wager, played.payout)
         if line is not None:
             await announce.player_line(ctx, channel, line[0], line[1], username, played.payout)
         return played
@@ -231,7 +231,7 @@ class InstantGames:
             played, line = await ctx.ledger.atomic(play)
         except Refused as refused:
             return refused.text
-        self.host.count_game("free_spin")
+        self.host.count_game("free_spin", 0, played.payout)
         if line is not None:
             await announce.player_line(ctx, channel, line[0], line[1], username, played.payout)
         fmt = ctx.format_amount

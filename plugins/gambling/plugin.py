@@ -85,9 +85,14 @@ class Gambling:
         self.challenges = Challenges(self)
         self.heists = Heists(self, self.channel_games)
         self._games = ctx.metrics.counter("games_total", "Games played, by game")
+        self._wagered = ctx.metrics.counter("wagered_total", "Currency staked, by game")
+        self._paid = ctx.metrics.counter("paid_total", "Currency paid out to players, by game")
 
-    def count_game(self, game: str) -> None:
-        self._games.inc({"game": game})
+    def count_game(self, game: str, wagered: int, paid: int) -> None:
+        labels = {"game": game}
+        self._games.inc(labels)
+        self._wagered.add(labels, wagered)
+        self._paid.add(labels, paid)
 
     # -- life cycle -----------------------------------------------------------------------------
 

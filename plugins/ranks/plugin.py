@@ -87,6 +87,9 @@ class Ranks:
         self.promoter = Promoter(ctx, self.store)
         self.levels = LevelShop(ctx, self.store)
         self._perks: tuple[Any, list[Perks]] = (None, [])
+        self._distribution = ctx.metrics.gauge(
+            "distribution", "Accounts at each rank, by channel and rank")
+        ctx.metrics.refresher(self.refresh_distribution)
 
     @property
     def cfg(self) -> RanksConfig:
@@ -103,6 +106,19 @@ class Ranks:
 
     def _tier_of_user(self, channel: str, username: str) -> int:
         return min(self.store.tier(channel, username), len(self.cfg.tiers) - 1)
+
+    async def refresh_distribution(self) -> None:
+        """Set the rank distribution gauge (the core's metrics schedule): stored ranks from
+        memory, every account without one at the first tier."""
+        tiers = self.cfg.tiers
+        for channel in self.ctx.channels:
+            at = [0] * len(tiers)
+            for tier, count in self.store.counts(channel).items():
+                at[max(0, min(tier, len(tiers) - 1))] += count
+            accounts = await self.ctx.ledger.account_count(channel)
+            at[0] += max(0, accounts - sum(at))
+            for rank, count in zip(tiers, at, strict=True):
+                self._distribution.set({"channel": channel, "rank": rank.name}, count)
 
     # -- life cycle -----------------------------------------------------------------------------
 

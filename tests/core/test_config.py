@@ -167,7 +167,8 @@ def test_unknown_keys_at_every_depth_name_the_path_and_the_expected_keys() -> No
         "plugins": {"enabled": ["gambling"],
                     "gambling": {"flip": {"max_wager": 5}, "prizes": [{"name": "x", "n": 1}]}},
     })
-    assert "metrics.prot: unknown key (expected one of: host, port)" in found
+    assert ("metrics.prot: unknown key (expected one of: host, port, refresh_seconds, "
+            "persist_seconds)") in found
     assert "channels[1].chanel: unknown key (expected one of: domain, channel)" in found
     assert "plugins.gambling.flip.max_wager: unknown key (expected one of: min_wager, odds)" \
         in found
@@ -270,7 +271,8 @@ def test_plugin_attrs_validator_messages_map_to_their_dotted_path() -> None:
 
 def test_unknown_keys_and_validator_failures_in_one_table_are_reported_together() -> None:
     assert problems({"metrics": {"prot": 1, "port": 70000}}) == [
-        "metrics.prot: unknown key (expected one of: host, port)",
+        ("metrics.prot: unknown key (expected one of: host, port, refresh_seconds, "
+         "persist_seconds)"),
         "metrics.port: must be between 0 and 65535, got 70000",
     ]
 

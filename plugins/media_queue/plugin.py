@@ -1,0 +1,825 @@
+"""Buy a place in the playlist (SPEC §3.7): MediaCMS search, the price held in escrow, and the
+money settled on kryten-robot's word.
+
+Commands: ``search <words>`` (numbered results; a bare number picks one), ``queue <id>``,
+``playnext <id>``, ``forcenow <id>``, then ``YES`` to buy; ``status`` / ``eventstatus`` (is
+queueing open, the current and next blackout window). Endpoint ``spend.queue``.
+
+Money contract (the module's reason to exist):
+
+- ``YES`` re-checks everything (catalogue, blackout, daily limit, cooldown, one purchase in
+  flight per user, the price) and then, in ONE ledger transaction, takes the price into an
+  escrow (debit-or-fail) and writes the purchase row as ``pending`` (:mod:`.tables`). Only then
+  is ``add_media`` sent (at ``end`` for queue, ``next`` for playnext and forcenow), in the
+  background: the reply says the price is held; the robot's answer settles it.
+- The robot's answer settles the purchase in ONE transaction that first claims the row
+  (``WHERE status='pending'``): confirmed → the escrow is released (the spend is final),
+  ``queues_used`` +1, the ``queue`` announcement and a PM with the balance; refused or no
+  answer/unconfirmed within the wait → the escrow is refunded in full and the user told why.
+- A purchase still ``pending`` at start-up (the process died between the hold and the
+  settlement) is refunded and the user told. Hence never a charge without a confirmed item.
+- ``forcenow`` with ``force_play_requires_admin`` opens a ``force_play`` approval (the core's
+  escrow; refunded if rejected); the approving transaction marks the row ``approved`` and the
+  item is sent right after that commit (and at start-up for rows left ``approved``). An
+  approved item the robot then refuses has its price given back as a ``media_refund`` posting.
+- A bought item that starts playing (``economy_media_changed``) gets the ``now_playing_credit``
+  announcement, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import attrs
+import sqlalchemy as sa
+
+from economy_core import (
+    Announcement,
+    ApiError,
+    ApiRequest,
+    Approval,
+    Ask,
+    CommandCall,
+    Contract,
+    Counter,
+    Kind,
+    LedgerTx,
+    MediaChanged,
+    MediaResult,
+    PluginContext,
+    PostingType,
+    Price,
+    Rest,
+    command,
+    endpoint,
+    hookimpl,
+    inserted_id,
+    shown,
+    user_key,
+)
+
+from . import blackout, tables
+from .catalogue import (
+    MAX_QUERY_CHARS,
+    CatalogueUnavailable,
+    MediaCms,
+    MediaItem,
+    NotConfigured,
+    valid_token,
+)
+from .config import MediaQueueConfig
+
+PURCHASE = "media_purchase"
+"""The posting type of a held / spent price (SPEND)."""
+COMPENSATION = "media_refund"
+"""The posting type that gives back the price of an approved item the robot refused."""
+COUNTER = "queues_used"
+ALLOWANCE = "queue"
+"""The daily allowance (``ctx.pricing.allowance``) of purchases; the ranks perk adds to it."""
+FORCE_APPROVAL = "force_play"
+QUEUE_ANNOUNCEMENT = "queue"
+NOW_PLAYING = "now_playing_credit"
+PICK_WORDS = tuple(str(n) for n in range(100))
+"""Bare numbers: picking from a search list. With no list they get a clear answer."""
+MEDIA_WAIT_SECONDS = 12.0
+"""How long the robot's answer is awaited (it answers by itself after ~8 s)."""
+
+POSITION: dict[str, Literal["end", "next"]] = {"queue": "end", "playnext": "next",
+                                               "forcenow": "next"}
+WORDING = {"queue": "queue", "playnext": "play next", "forcenow": "force-play"}
+
+UNAVAILABLE = "📡 The media catalogue is unavailable right now. Nothing was charged; try again " \
+              "in a few minutes."
+NOT_CONFIGURED = "🎬 Media queueing is not configured here."
+
+
+class Refused(Exception):
+    """A purchase refused before or inside its transaction; the text is the reply."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+@attrs.frozen
+class Outcome:
+    """What became of one purchase (endpoint answers, tests)."""
+
+    status: str
+    title: str
+    cost: int
+    balance: int
+    note: str = ""
+    purchase_id: int | None = None
+
+
+class MediaQueue:
+    """The plugin; see the module docstring."""
+
+    name = "media_queue"
+    Config = MediaQueueConfig
+    schema = tables.schema
+    contract = Contract(
+        posting_types=(PostingType(PURCHASE, "media queue purchase", Kind.SPEND),
+                       PostingType(COMPENSATION, "media queue refund", Kind.CORRECTION)),
+        counters=(Counter(COUNTER, "items queued"),),
+        announcements=(
+            Announcement(QUEUE_ANNOUNCEMENT, "someone bought a place in the playlist",
+                         "queued items"),
+            Announcement(NOW_PLAYING, "a bought item starts playing", "now playing"),
+        ),
+    )
+
+    wait_seconds = MEDIA_WAIT_SECONDS
+
+    def __init__(self, ctx: PluginContext[MediaQueueConfig]) -> None:
+        self.ctx = ctx
+        self.catalogue = MediaCms(lambda: self.ctx.config.mediacms, now=ctx.clock.now,
+                                  sleep=ctx.clock.sleep, log=ctx.log)
+        self._inflight: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        ctx.approvals.register(FORCE_APPROVAL, label="force-play", deliver=self._approved,
+                               on_reject=self._rejected)
+        self._bought = ctx.metrics.counter("purchases_total",
+                                           "Media purchases settled, by kind and outcome")
+        self._catalogue_errors = ctx.metrics.counter(
+            "catalogue_errors_total", "MediaCMS requests that failed after every try")
+
+    @property
+    def cfg(self) -> MediaQueueConfig:
+        return self.ctx.config
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    @hookimpl
+    async def economy_startup(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.recover()
+        self.ctx.scheduler.every(60, self._drive_approved, name="approved")
+
+    @hookimpl
+    async def economy_settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @hookimpl
+    async def economy_shutdown(self) -> None:
+        self._stopping = True
+        await self.economy_settle()
+        await self.catalogue.close()
+
+    @hookimpl
+    def economy_config_reloaded(self) -> None:
+        self.catalogue.clear_cache()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.ctx.name}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _lock(self, channel: str) -> asyncio.Lock:
+        """The robot handles commands one at a time: so do we, per channel."""
+        return self._locks.setdefault(channel, asyncio.Lock())
+
+    # -- prices, limits, windows ----------------------------------------------------------------
+
+    def base_price(self, kind: str, item: MediaItem) -> int:
+        cfg = self.cfg
+        if kind == "playnext":
+            return cfg.interrupt_play_next
+        if kind == "forcenow":
+            return cfg.force_play_now
+        for tier in cfg.queue_tiers:
+            if item.minutes <= tier.max_minutes:
+                return tier.cost
+        return cfg.queue_tiers[-1].cost
+
+    async def price(self, channel: str, username: str, kind: str, item: MediaItem) -> Price:
+        return await self.ctx.pricing.quote(channel, username, f"media_queue.{kind}",
+                                            self.base_price(kind, item))
+
+    def _price_text(self, price: Price) -> str:
+        fmt = self.ctx.format_amount
+        if price.amount < price.base:
+            return (f"{fmt(price.amount)} (was {fmt(price.base)}, "
+                    f"−{price.discount_percent:.0f}%)")
+        return fmt(price.amount)
+
+    def _now_local(self) -> datetime:
+        return self.ctx.clock.now().astimezone(self.ctx.tz)
+
+    def _when(self, moment: datetime) -> str:
+        return moment.strftime("%a %H:%M")
+
+    def closed_by(self) -> blackout.Occurrence | None:
+        return blackout.closing(self.cfg.blackout_windows, self._now_local(),
+                                timedelta(minutes=self.cfg.blackout_notice_minutes))
+
+    def _blackout_text(self, occ: blackout.Occurrence) -> str:
+        now = self._now_local()
+        factor = f" (×{occ.multiplier:g} earnings)" if occ.multiplier != 1 else ""
+        if occ.active(now):
+            return (f"🚫 Queueing is closed during {occ.name}{factor} until "
+                    f"{self._when(occ.end)} (started {self._when(occ.start)}). Nothing was "
+                    "charged.")
+        return (f"🚫 Queueing is closed: {occ.name}{factor} starts at {self._when(occ.start)} "
+                f"and runs until {self._when(occ.end)}. Nothing was charged.")
+
+    async def _limits(self, channel: str, username: str) -> str | None:
+        """Why the user may not buy now (daily limit, cooldown, a purchase in flight)."""
+        if (channel, user_key(username)) in self._inflight:
+            return ("⏳ Your previous purchase is still waiting for the room's answer; try again "
+                    "in a moment. Nothing was charged.")
+        allowed = await self.ctx.pricing.allowance(channel, username, ALLOWANCE,
+                                                   self.cfg.max_queues_per_day)
+        used = (await self.ctx.ledger.daily(channel, username,
+                                            self.ctx.clock.local_date(self.ctx.ledger.tz))
+                ).get(COUNTER, 0)
+        if used >= allowed:
+            return (f"📅 You have used your {allowed} queue{'s' if allowed != 1 else ''} for "
+                    "today. Nothing was charged.")
+        minutes = self.cfg.queue_cooldown_minutes
+        if minutes > 0:
+            last = await self._last_purchase(channel, username)
+            if last is not None:
+                left = (last + timedelta(minutes=minutes) - self.ctx.clock.now()).total_seconds()
+                if left > 0:
+                    wait = math.ceil(left / 60)
+                    return (f"⌛ Cooldown: you can queue again in {wait} minute"
+                            f"{'s' if wait != 1 else ''}. Nothing was charged.")
+        return None
+
+    async def _last_purchase(self, channel: str, username: str) -> datetime | None:
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            found = await conn.scalar(sa.select(sa.func.max(p.c.settled_at)).where(
+                p.c.channel == channel, p.c.user_key == user_key(username),
+                p.c.status.in_(("queued", "played"))))
+        return found if isinstance(found, datetime) else None
+
+    async def _gate(self, call: CommandCall, kind: str) -> str | None:
+        """What refuses a media command before anything else: not configured, a blackout."""
+        if not self.catalogue.configured:
+            return NOT_CONFIGURED
+        if kind != "forcenow":
+            occ = self.closed_by()
+            if occ is not None:
+                return self._blackout_text(occ)
+        return None
+
+    # -- commands -------------------------------------------------------------------------------
+
+    @command("search", help="Find something to queue: search <words>")
+    async def search(self, call: CommandCall, words: Rest) -> str | Ask:
+        refusal = await self._gate(call, "queue")
+        if refusal:
+            return refusal
+        query = " ".join(str(words).split())
+        if len(query) > MAX_QUERY_CHARS:
+            return (f"🔎 That search is too long ({len(query):,} characters; at most "
+                    f"{MAX_QUERY_CHARS}).")
+        try:
+            items = await self.catalogue.search(query)
+        except CatalogueUnavailable:
+            self._catalogue_errors.inc({"call": "search"})
+            return UNAVAILABLE
+        except NotConfigured:
+            return NOT_CONFIGURED
+        if not items:
+            return f"🔎 Nothing found for {shown(query)}."
+        lines = [f"🔎 {len(items)} result{'s' if len(items) != 1 else ''} for {shown(query)}:"]
+        for n, item in enumerate(items, 1):
+            price = await self.price(call.channel, call.username, "queue", item)
+            lines.append(f"{n}. {item.title} [{item.runtime}] id {item.token} — "
+                         f"{self._price_text(price)}")
+        lines.append(f"Reply with a number (1–{len(items)}) to pick one.")
+
+        async def picked(pick: CommandCall, text: str) -> str | Ask:
+            number = int(text.strip())
+            if not 1 <= number <= len(items):
+                return Ask(f"Enter 1–{len(items)} (or any command to drop the list).", picked,
+                           accepts=_is_number,
+                           timeout_seconds=self.cfg.confirm_timeout_seconds)
+            return await self._offer(pick, "queue", items[number - 1].token)
+
+        return Ask("\n".join(lines), picked, accepts=_is_number,
+                   timeout_seconds=self.cfg.confirm_timeout_seconds)
+
+    @command("pick", aliases=PICK_WORDS, help="Pick a search result by its number",
+             listed=lambda _plugin: False)
+    async def pick(self, call: CommandCall) -> str:
+        return "There is no list to pick from: `search <words>` first."
+
+    @command("yes", help="Confirm a purchase", listed=lambda _plugin: False)
+    async def yes(self, call: CommandCall) -> str:
+        return "There is nothing to confirm right now. Nothing was charged."
+
+    @command("queue", help="Buy a place at the end of the playlist: queue <id>")
+    async def queue(self, call: CommandCall, id: str | None = None) -> str | Ask:
+        return await self._direct(call, "queue", id)
+
+    @command("playnext", help="Buy the next place in the playlist: playnext <id>")
+    async def playnext(self, call: CommandCall, id: str | None = None) -> str | Ask:
+        return await self._direct(call, "playnext", id)
+
+    @command("forcenow", help="Force an item in next (admin-approved): forcenow <id>")
+    async def forcenow(self, call: CommandCall, id: str | None = None) -> str | Ask:
+        return await self._direct(call, "forcenow", id)
+
+    async def _direct(self, call: CommandCall, kind: str, token: str | None) -> str | Ask:
+        if not token:
+            return (f"Usage: {kind} <id> — the id is shown by `search <words>`. Nothing was "
+                    "charged.")
+        if not valid_token(token):
+            return (f"🎬 {shown(token)} is not a catalogue id (letters, digits, _ and - only). "
+                    "Nothing was charged.")
+        return await self._offer(call, kind, token)
+
+    async def _lookup(self, token: str) -> MediaItem | str:
+        try:
+            item = await self.catalogue.item(token)
+        except CatalogueUnavailable:
+            self._catalogue_errors.inc({"call": "item"})
+            return UNAVAILABLE
+        except NotConfigured:
+            return NOT_CONFIGURED
+        if item is None:
+            return f"🎬 {shown(token)} is not in the catalogue. Nothing was charged."
+        return item
+
+    async def _offer(self, call: CommandCall, kind: str, token: str) -> str | Ask:
+        """Every check, then the confirmation question."""
+        refusal = await self._gate(call, kind) or await self._limits(call.channel,
+                                                                     call.username)
+        if refusal:
+            return refusal
+        found = await self._lookup(token)
+        if isinstance(found, str):
+            return found
+        item = found
+        price = await self.price(call.channel, call.username, kind, item)
+        balance = await self.ctx.ledger.balance(call.channel, call.username)
+        fmt = self.ctx.format_amount
+        if balance < price.amount:
+            return (f"Not enough coins: {item.title} costs {self._price_text(price)}, you have "
+                    f"{fmt(balance)}. Nothing was charged.")
+        discount = f", discount {price.discount_percent:.0f}%" if price.amount < price.base else ""
+        extra = ""
+        if kind == "forcenow" and self.cfg.force_play_requires_admin and not call.is_admin:
+            extra = " An admin must approve it (refunded in full if not)."
+        text = (f"🎬 {WORDING[kind].capitalize()} “{item.title}” [{item.runtime}] for "
+                f"{fmt(price.amount)}{discount}?{extra} Reply YES to buy; anything else "
+                "cancels.")
+
+        async def confirmed(yes: CommandCall, _text: str) -> str:
+            return await self.buy(yes.channel, yes.username, kind, item.token,
+                                  shown_price=price.amount, is_admin=yes.is_admin)
+
+        return Ask.confirm(text, confirmed, timeout_seconds=self.cfg.confirm_timeout_seconds,
+                           cancelled="Cancelled. Nothing was charged.")
+
+    @command("status", aliases=("eventstatus",),
+             help="Is media queueing open, and the next blackout window")
+    async def status(self, call: CommandCall) -> str:
+        if not self.catalogue.configured:
+            return NOT_CONFIGURED
+        now = self._now_local()
+        windows = self.cfg.blackout_windows
+        active = blackout.current(windows, now)
+        nxt = blackout.upcoming(windows, now)
+        lines = []
+        if active is not None:
+            lines.append(f"🚫 Queueing is closed: {active.name} runs until "
+                         f"{self._when(active.end)} (×{active.multiplier:g}).")
+        else:
+            occ = self.closed_by()
+            if occ is not None:
+                lines.append(f"🚫 Queueing is closed: {occ.name} starts at "
+                             f"{self._when(occ.start)}.")
+            else:
+                lines.append("✅ Queueing is open.")
+        if nxt is not None:
+            lines.append(f"Next window: {nxt.name}, {self._when(nxt.start)}–"
+                         f"{self._when(nxt.end)} (×{nxt.multiplier:g}). See `events`.")
+        else:
+            lines.append("No blackout windows are scheduled.")
+        return "\n".join(lines)
+
+    # -- buying ---------------------------------------------------------------------------------
+
+    async def buy(self, channel: str, username: str, kind: str, token: str, *,
+                  shown_price: int | None = None, is_admin: bool = False) -> str:
+        """YES: re-check, hold the price and send the item in the background (the user is
+        told when the room answers)."""
+        try:
+            purchase = await self._hold(channel, username, kind, token,
+                                        shown_price=shown_price, is_admin=is_admin)
+        except Refused as refused:
+            return refused.text
+        fmt = self.ctx.format_amount
+        if purchase["status"] == "approval":
+            number = purchase["approval_id"]
+            self._tell_admins(channel, f"🎬 {username} asks to force-play “{purchase['title']}”"
+                                       f" (approval #{number}): approve {number} or reject "
+                                       f"{number}")
+            return (f"🎬 Force-play request #{number} sent to the admins: "
+                    f"{fmt(purchase['cost'])} held, refunded in full if it is not approved. "
+                    f"Balance: {fmt(purchase['balance'])}.")
+        self._inflight.add((channel, user_key(username)))
+        self._spawn(self._send(purchase["id"]), f"send-{purchase['id']}")
+        return (f"⏳ {fmt(purchase['cost'])} held for “{purchase['title']}”; asking the room to "
+                f"{WORDING[kind]} it… You'll get a PM when it is in (refunded if not).")
+
+    async def _hold(self, channel: str, username: str, kind: str, token: str, *,
+                    shown_price: int | None = None, request_id: str | None = None,
+                    is_admin: bool = False) -> dict[str, Any]:
+        """Re-check everything, then ONE transaction: escrow + purchase row (see the module
+        docstring). Raises :class:`Refused` with the reply."""
+        if not self.catalogue.configured:
+            raise Refused(NOT_CONFIGURED)
+        if kind != "forcenow":
+            occ = self.closed_by()
+            if occ is not None:
+                raise Refused(self._blackout_text(occ))
+        limit = await self._limits(channel, username)
+        if limit:
+            raise Refused(limit)
+        found = await self._lookup(token)
+        if isinstance(found, str):
+            raise Refused(found)
+        item = found
+        entry = self.catalogue.playlist_entry(item)
+        if entry is None:
+            raise Refused(f"🎬 “{item.title}” has no playable file. Nothing was charged.")
+        price = await self.price(channel, username, kind, item)
+        if shown_price is not None and price.amount > shown_price:
+            raise Refused(f"💱 The price changed to {self._price_text(price)}; ask again. "
+                          "Nothing was charged.")
+        fmt = self.ctx.format_amount
+        too_poor = (f"Not enough coins: “{item.title}” costs {self._price_text(price)}. Nothing "
+                    "was charged.")
+        if kind == "forcenow" and self.cfg.force_play_requires_admin and not is_admin:
+            return await self._hold_for_approval(channel, username, item, entry, price,
+                                                 too_poor)
+        media_type, media_id = entry
+        p = tables.purchases
+        key = f"media_queue:{request_id}" if request_id else None
+
+        async def run(tx: LedgerTx) -> dict[str, Any]:
+            held = await tx.escrow(channel, username, price.amount, purpose=f"spend.{kind}",
+                                   type=PURCHASE, kind=Kind.SPEND,
+                                   reason=f"{WORDING[kind]}: {item.title}"[:200],
+                                   metadata={"token": item.token, "base": price.base},
+                                   key=key)
+            if not held.ok:
+                raise Refused(f"{too_poor} Balance: {fmt(held.balance)}.")
+            if held.replayed:
+                raise _Replayed(held.escrow_id)
+            result = await tx.conn.execute(p.insert().values(
+                channel=channel, username=username, user_key=user_key(username), kind=kind,
+                token=item.token, title=item.title[:300], duration_s=item.duration_s,
+                media_type=media_type, media_id=media_id, position=POSITION[kind],
+                cost=price.amount, escrow_id=held.escrow_id, approval_id=None,
+                request_key=key, status="pending", uid=None, note="", created_at=tx.now,
+                settled_at=None))
+            return {"id": inserted_id(result), "status": "pending", "title": item.title,
+                    "cost": price.amount, "balance": held.balance,
+                    "escrow_id": held.escrow_id}
+
+        return await self.ctx.ledger.atomic(run)
+
+    async def _hold_for_approval(self, channel: str, username: str, item: MediaItem,
+                                 entry: tuple[str, str], price: Price,
+                                 too_poor: str) -> dict[str, Any]:
+        media_type, media_id = entry
+        done = await self.ctx.approvals.request(
+            channel, username, FORCE_APPROVAL, price.amount,
+            summary=f"force-play “{item.title}” [{item.runtime}] now",
+            data={"token": item.token, "title": item.title, "duration_s": item.duration_s,
+                  "media_type": media_type, "media_id": media_id},
+            posting_type=PURCHASE, reason=f"force-play: {item.title}"[:200])
+        if not done.ok or done.approval is None:
+            raise Refused(f"{too_poor} Balance: {self.ctx.format_amount(done.balance)}.")
+        return {"status": "approval", "approval_id": done.approval.id, "title": item.title,
+                "cost": price.amount, "balance": done.balance}
+
+    def _tell_admins(self, channel: str, text: str) -> None:
+        level = self.ctx.core.admin.owner_level
+        for user in self.ctx.rooms[channel].present():
+            if user.rank >= level:
+                self.ctx.outbox.notify(channel, user.username, text, transactional=True)
+
+    # -- the robot's word -----------------------------------------------------------------------
+
+    async def _row(self, purchase_id: int) -> Any:
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            return (await conn.execute(sa.select(p).where(p.c.id == purchase_id))).first()
+
+    async def _send(self, purchase_id: int) -> Outcome | None:
+        """Send one held purchase and settle it on the answer (never raises)."""
+        row = await self._row(purchase_id)
+        if row is None:
+            return None
+        try:
+            async with self._lock(row.channel):
+                result = await self.ctx.robot.add_media(
+                    row.channel, row.media_type, row.media_id, position=row.position,
+                    temp=True, wait_seconds=self.wait_seconds)
+            return await self._settle(row, result)
+        except Exception:  # a dead process (crash tests) or a bug: start-up settles it
+            self.ctx.log.exception("purchase %d: settling failed", purchase_id)
+            return None
+        finally:
+            self._inflight.discard((row.channel, row.user_key))
+
+    async def _settle(self, row: Any, result: MediaResult) -> Outcome | None:
+        p = tables.purchases
+        fmt = self.ctx.format_amount
+        ok = result.ok
+        note = "" if ok else _why(result)
+
+        async def run(tx: LedgerTx) -> int:
+            claimed = await tx.conn.execute(p.update().where(
+                p.c.id == row.id, p.c.status == "pending").values(
+                status="queued" if ok else "refunded", uid=result.uid, note=note[:300],
+                settled_at=tx.now))
+            if claimed.rowcount != 1:
+                raise _AlreadySettled()
+            if ok:
+                money = await tx.release(row.escrow_id, reason=f"queued: {row.title}"[:200])
+                await tx.bump_daily(row.channel, row.username, tx.today, COUNTER)
+            else:
+                money = await tx.refund(row.escrow_id, reason=f"not queued: {note}"[:200])
+            if not money.ok:
+                raise RuntimeError(f"purchase {row.id}: escrow {row.escrow_id} could not be "
+                                   f"settled ({money.error})")
+            return await tx.balance(row.channel, row.username)
+
+        try:
+            balance = await self.ctx.ledger.atomic(run)
+        except _AlreadySettled:
+            return None
+        self._bought.inc({"kind": row.kind, "outcome": "queued" if ok else "refunded"})
+        if ok:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"✅ “{row.title}” is in the playlist "
+                                   f"({'next' if row.position == 'next' else 'at the end'}). "
+                                   f"−{fmt(row.cost)}. Balance: {fmt(balance)}.",
+                                   transactional=True)
+            await self._announce_purchase(row)
+        else:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"↩️ “{row.title}” was not queued ({note}). "
+                                   f"{fmt(row.cost)} refunded. Balance: {fmt(balance)}.",
+                                   transactional=True)
+        return Outcome("queued" if ok else "refunded", row.title, row.cost, balance, note,
+                       row.id)
+
+    async def _announce_purchase(self, row: Any) -> None:
+        await self.ctx.announcer.announce(
+            row.channel, QUEUE_ANNOUNCEMENT, self.cfg.queue_template, people=("user",),
+            user=row.username, title=row.title, cost=f"{row.cost:,}",
+            currency=self.ctx.currency_word(row.cost))
+
+    # -- force-play approvals -------------------------------------------------------------------
+
+    async def _approved(self, tx: LedgerTx, approval: Approval) -> None:
+        """Inside the approving transaction: the row to send (the charge is final)."""
+        data = approval.data
+        await tx.conn.execute(tables.purchases.insert().values(
+            channel=approval.channel, username=approval.requester,
+            user_key=user_key(approval.requester), kind="forcenow",
+            token=str(data.get("token", "")), title=str(data.get("title", ""))[:300],
+            duration_s=int(data.get("duration_s", 0) or 0),
+            media_type=str(data.get("media_type", "cm")), media_id=str(data.get("media_id", "")),
+            position="next", cost=approval.cost, escrow_id=approval.escrow_id,
+            approval_id=approval.id, request_key=None, status="approved", uid=None, note="",
+            created_at=tx.now, settled_at=None))
+        loop = self._loop
+        if loop is not None:  # after this commit (the writer may run on another thread)
+            loop.call_soon_threadsafe(self._kick_approved)
+
+    async def _rejected(self, tx: LedgerTx, approval: Approval) -> None:
+        """Nothing to write: the core refunds the escrow and tells the user."""
+
+    def _kick_approved(self) -> None:
+        if not self._stopping:
+            self._spawn(self._drive_approved(), "approved")
+
+    async def _drive_approved(self) -> None:
+        """Send every approved force-play: each row is claimed (``sending``) in a ledger
+        transaction — queued behind the approving one, so it runs after that commit."""
+        p = tables.purchases
+
+        async def claim(tx: LedgerTx) -> list[Any]:
+            rows = (await tx.conn.execute(sa.select(p).where(p.c.status == "approved")
+                                          .order_by(p.c.id))).all()
+            for row in rows:
+                await tx.conn.execute(p.update().where(p.c.id == row.id,
+                                                       p.c.status == "approved")
+                                      .values(status="sending"))
+            return list(rows)
+
+        try:
+            rows = await self.ctx.ledger.atomic(claim)
+            for row in rows:
+                async with self._lock(row.channel):
+                    result = await self.ctx.robot.add_media(
+                        row.channel, row.media_type, row.media_id, position="next",
+                        temp=True, wait_seconds=self.wait_seconds)
+                await self._finish_forced(row, result)
+        except Exception:
+            self.ctx.log.exception("sending approved force-plays failed")
+
+    async def _finish_forced(self, row: Any, result: MediaResult) -> None:
+        """An approved item's answer: confirmed → queued; else its price is given back."""
+        p = tables.purchases
+        fmt = self.ctx.format_amount
+        ok = result.ok
+        note = "" if ok else _why(result)
+
+        async def run(tx: LedgerTx) -> int:
+            claimed = await tx.conn.execute(p.update().where(
+                p.c.id == row.id, p.c.status == "sending").values(
+                status="queued" if ok else "compensated", uid=result.uid, note=note[:300],
+                settled_at=tx.now))
+            if claimed.rowcount != 1:
+                raise _AlreadySettled()
+            if ok:
+                await tx.bump_daily(row.channel, row.username, tx.today, COUNTER)
+            else:
+                await tx.credit(row.channel, row.username, row.cost, type=COMPENSATION,
+                                kind=Kind.CORRECTION, reason=f"not queued: {note}"[:200],
+                                trigger_id="refund.forcenow",
+                                metadata={"purchase": row.id})
+            return await tx.balance(row.channel, row.username)
+
+        try:
+            balance = await self.ctx.ledger.atomic(run)
+        except _AlreadySettled:
+            return
+        self._bought.inc({"kind": row.kind, "outcome": "queued" if ok else "refunded"})
+        if ok:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"✅ “{row.title}” plays next. Balance: {fmt(balance)}.",
+                                   transactional=True)
+            await self._announce_purchase(row)
+        else:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"↩️ “{row.title}” could not be queued ({note}). "
+                                   f"{fmt(row.cost)} refunded. Balance: {fmt(balance)}.",
+                                   transactional=True)
+
+    # -- start-up: nothing stays half done ------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Refund every purchase left ``pending`` (and any open escrow of ours without one)
+        and compensate force-plays left ``sending`` (their outcome is unknown); approved
+        force-plays not yet sent are sent."""
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            rows = (await conn.execute(sa.select(p).where(
+                p.c.status.in_(("pending", "sending"))).order_by(p.c.id))).all()
+        for row in rows:
+            if row.status == "pending":
+                await self._settle(row, MediaResult(
+                    "no_answer", error="the bot restarted before the room answered"))
+            else:
+                await self._finish_forced(row, MediaResult(
+                    "no_answer", error="the bot restarted before the room answered"))
+        for kind in POSITION:
+            for escrow in await self.ctx.ledger.open_escrows(purpose=f"spend.{kind}"):
+                if escrow.source != self.ctx.name:
+                    continue
+                async with self.ctx.db.connect() as conn:
+                    owned = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
+                        p.c.escrow_id == escrow.id, p.c.status == "pending"))
+                if not owned:
+                    await self.ctx.ledger.refund(escrow.id, reason="media purchase interrupted")
+        self._kick_approved()
+
+    # -- now playing ----------------------------------------------------------------------------
+
+    @hookimpl
+    async def economy_media_changed(self, event: MediaChanged) -> None:
+        """A bought item starts: credit its buyer in public, once."""
+        p = tables.purchases
+        since = event.at - timedelta(days=2)
+
+        async def run(tx: LedgerTx) -> Any:
+            row = (await tx.conn.execute(sa.select(p).where(
+                p.c.channel == event.channel, p.c.status == "queued",
+                p.c.media_id == event.media_id, p.c.created_at >= since)
+                .order_by(p.c.id))).first()
+            if row is None:
+                return None
+            await tx.conn.execute(p.update().where(p.c.id == row.id,
+                                                   p.c.status == "queued")
+                                  .values(status="played"))
+            return row
+
+        if not event.media_id:
+            return
+        row = await self.ctx.ledger.atomic(run)
+        if row is not None:
+            await self.ctx.announcer.announce(
+                event.channel, NOW_PLAYING, self.cfg.now_playing_template, people=("user",),
+                title=row.title, user=row.username)
+
+    # -- the endpoint ---------------------------------------------------------------------------
+
+    @endpoint("spend.queue", help="Buy a place in the playlist for a user: username, id "
+                                  "(catalogue id), position \"end\" or \"next\"; request_id makes "
+                                  "a retry move nothing and return the first answer")
+    async def spend_queue(self, request: ApiRequest) -> dict[str, Any]:
+        username = request.args.get("username")
+        token = request.args.get("id")
+        position = request.args.get("position", "end")
+        if not isinstance(username, str) or not username.strip():
+            raise ApiError("username is required")
+        if not isinstance(token, str) or not valid_token(token):
+            raise ApiError("id must be a catalogue id (letters, digits, _ and -)")
+        if position not in ("end", "next"):
+            raise ApiError("position must be \"end\" or \"next\"")
+        kind = "queue" if position == "end" else "playnext"
+        username = username.strip().lstrip("@")
+        key = f"media_queue:{request.request_id}" if request.request_id else None
+        if key is not None:
+            done = await self._by_request(key)
+            if done is not None:
+                return {**done, "replayed": True}
+        try:
+            purchase = await self._hold(request.channel, username, kind, token,
+                                        request_id=request.request_id)
+        except Refused as refused:
+            raise ApiError(refused.text) from None
+        except _Replayed as replayed:  # a concurrent retry held it first
+            done = await self._by_escrow(replayed.escrow_id)
+            if done is None:
+                raise ApiError("the first request with this request_id is still running") \
+                    from None
+            return {**done, "replayed": True}
+        self._inflight.add((request.channel, user_key(username)))
+        await self._send(purchase["id"])
+        done = await self._by_escrow(purchase.get("escrow_id", -1))
+        if done is None:
+            raise ApiError("the purchase was not recorded")
+        return {**done, "replayed": False}
+
+    async def _by_request(self, key: str) -> dict[str, Any] | None:
+        p = tables.purchases
+        return await self._answer(sa.select(p).where(p.c.request_key == key))
+
+    async def _by_escrow(self, escrow_id: int) -> dict[str, Any] | None:
+        p = tables.purchases
+        return await self._answer(sa.select(p).where(p.c.escrow_id == escrow_id,
+                                                     p.c.approval_id.is_(None)))
+
+    async def _answer(self, stmt: Any) -> dict[str, Any] | None:
+        """A purchase row as the endpoint answers it."""
+        async with self.ctx.db.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        balance = await self.ctx.ledger.balance(row.channel, row.username)
+        return {"status": row.status if row.status != "played" else "queued",
+                "title": row.title, "cost": row.cost, "balance": balance, "note": row.note,
+                "uid": row.uid, "purchase_id": row.id}
+
+
+class _Replayed(Exception):
+    """The escrow's idempotency key was seen before: nothing was held this time."""
+
+    def __init__(self, escrow_id: int) -> None:
+        super().__init__(escrow_id)
+        self.escrow_id = escrow_id
+
+
+class _AlreadySettled(Exception):
+    """The purchase row was settled by someone else first: change nothing."""
+
+
+def _is_number(text: str) -> bool:
+    word = text.strip()
+    return word.isascii() and word.isdigit() and len(word) <= 6
+
+
+def _why(result: MediaResult) -> str:
+    if result.status == "refused":
+        return f"the room said: {result.error or 'refused'}"
+    if result.status == "unconfirmed":
+        return "CyTube did not confirm it in time"
+    if result.status == "unavailable":
+        return "the bot is not connected to the room"
+    return result.error or "no answer from the room"
+
+
+__all__: Sequence[str] = ("MediaQueue",)

@@ -115,10 +115,10 @@ class BlackoutWindow:
 
 def default_blackouts() -> list[BlackoutWindow]:
     """SPEC §3.7's windows (the events plugin's scheduled events, ×3.0)."""
-    return [BlackoutWindow("Wednesday Prime Event", "0 0 * * 4", 3, 3.0),
-            BlackoutWindow("Friday Night Event", "0 22 * * 5", 11, 3.0),
-            BlackoutWindow("Saturday Morning Event", "0 14 * * 6", 4, 3.0),
-            BlackoutWindow("Saturday Night Event", "0 22 * * 6", 11, 3.0)]
+    return [BlackoutWindow("Wednesday Prime Event", "0 0 * * 4", 3.0, 3.0),
+            BlackoutWindow("Friday Night Event", "0 22 * * 5", 11.0, 3.0),
+            BlackoutWindow("Saturday Morning Event", "0 14 * * 6", 4.0, 3.0),
+            BlackoutWindow("Saturday Night Event", "0 22 * * 6", 11.0, 3.0)]
 
 
 def _tiers_valid(_instance: Any, _attribute: Any, value: list[QueueTier]) -> None:

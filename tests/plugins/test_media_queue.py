@@ -336,6 +336,7 @@ async def test_forcenow_by_a_user_waits_for_an_admin(make_app: MakeApp,
     assert any("approve 1" in m for m in app.pms_to("boss"))
     assert addvideos(app) == []
     [done] = await app.pm("boss", "reject 1 not tonight", rank=ADMIN_RANK)
+    assert "#1" in done or "ejected" in done
     assert await app.balance("alice") == 100_000
     assert any("not approved" in m for m in app.pms_to("alice"))
     assert addvideos(app) == []

@@ -162,7 +162,7 @@ class MediaQueue:
     async def economy_startup(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self.recover()
-        self.ctx.scheduler.every(60, self._drive_approved, name="approved")
+        self.ctx.scheduler.every(60, self._sweep_approved, name="approved")
 
     @hookimpl
     async def economy_settle(self) -> None:
@@ -614,6 +614,15 @@ class MediaQueue:
         if not self._stopping:
             self._spawn(self._drive_approved(), "approved")
 
+    async def _sweep_approved(self) -> None:
+        """The backstop of :meth:`_kick_approved`: a cheap read, a claim only when needed."""
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            waiting = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
+                p.c.status == "approved"))
+        if waiting:
+            await self._drive_approved()
+
     async def _drive_approved(self) -> None:
         """Send every approved force-play: each row is claimed (``sending``) in a ledger
         transaction — queued behind the approving one, so it runs after that commit."""
@@ -704,7 +713,7 @@ class MediaQueue:
                         p.c.escrow_id == escrow.id, p.c.status == "pending"))
                 if not owned:
                     await self.ctx.ledger.refund(escrow.id, reason="media purchase interrupted")
-        self._kick_approved()
+        await self._sweep_approved()
 
     # -- now playing ----------------------------------------------------------------------------
 

@@ -241,6 +241,30 @@ async def test_spent_between_question_and_yes(make_app: MakeApp,
     assert await moved(app, "alice") == [("admin_deduct", -100)] and addvideos(app) == []
 
 
+async def test_a_purchase_open_at_a_crash_is_refunded_at_start_up(
+        make_app: MakeApp, mediacms: FakeMediaCms) -> None:
+    app = await media_app(make_app, mediacms)
+    await app.pm("alice", "queue bunny01")
+    app.arm_crash(1)  # the hold commits; the process dies before the robot's answer is stored
+    await app.pm("alice", "yes")
+    assert app.breaker is not None and app.breaker.tripped
+    app = await app.restart()
+    await app.settle()
+    assert await app.balance("alice") == 10_000
+    assert await moved(app, "alice") == [("media_purchase", -250), ("refund", 250)]
+    assert any("the bot restarted before the room answered" in m and "250 Z refunded" in m
+               for m in app.pms_to("alice"))
+    await check_books(app)
+
+
+async def test_help_lists_the_media_commands(make_app: MakeApp, mediacms: FakeMediaCms) -> None:
+    app = await media_app(make_app, mediacms)
+    listing = "\n".join(await app.pm("alice", "help"))
+    assert "forcenow, playnext, queue, search, status" in listing
+    assert "pick" not in listing and "yes" not in listing
+    assert "queue <id>" in "\n".join(await app.pm("alice", "help queue"))
+
+
 # -- limits ---------------------------------------------------------------------------------------
 
 

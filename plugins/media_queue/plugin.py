@@ -358,6 +358,9 @@ class MediaQueue:
         """Every check, then the confirmation question."""
         refusal = await self._gate(call, kind) or await self._limits(call.channel,
                                                                      call.username)
+        if not refusal and kind == "forcenow" and self.cfg.force_play_requires_admin \
+                and not call.is_admin:
+            refusal = await self._waiting_approval(call.channel, call.username)
         if refusal:
             return refusal
         found = await self._lookup(token)
@@ -495,10 +498,21 @@ class MediaQueue:
 
         return await self.ctx.ledger.atomic(run)
 
+    async def _waiting_approval(self, channel: str, username: str) -> str | None:
+        waiting = await self.ctx.approvals.pending(channel, kind=FORCE_APPROVAL,
+                                                   requester=username)
+        if waiting:
+            return (f"🎬 Your force-play #{waiting[0].id} is still waiting for an admin; ask "
+                    "again once it is decided. Nothing was charged.")
+        return None
+
     async def _hold_for_approval(self, channel: str, username: str, item: MediaItem,
                                  entry: tuple[str, str], price: Price,
                                  too_poor: str) -> dict[str, Any]:
         media_type, media_id = entry
+        waiting = await self._waiting_approval(channel, username)
+        if waiting:
+            raise Refused(waiting)
         done = await self.ctx.approvals.request(
             channel, username, FORCE_APPROVAL, price.amount,
             summary=f"force-play “{item.title}” [{item.runtime}] now",
@@ -719,26 +733,27 @@ class MediaQueue:
 
     @hookimpl
     async def economy_media_changed(self, event: MediaChanged) -> None:
-        """A bought item starts: credit its buyer in public, once."""
+        """A bought item starts: credit its buyer in public, once (the row is claimed
+        ``queued`` → ``played`` in a transaction; nothing is written for other items)."""
+        if not event.media_id:
+            return
         p = tables.purchases
         since = event.at - timedelta(days=2)
-
-        async def run(tx: LedgerTx) -> Any:
-            row = (await tx.conn.execute(sa.select(p).where(
+        async with self.ctx.db.connect() as conn:
+            row = (await conn.execute(sa.select(p).where(
                 p.c.channel == event.channel, p.c.status == "queued",
                 p.c.media_id == event.media_id, p.c.created_at >= since)
                 .order_by(p.c.id))).first()
-            if row is None:
-                return None
-            await tx.conn.execute(p.update().where(p.c.id == row.id,
-                                                   p.c.status == "queued")
-                                  .values(status="played"))
-            return row
-
-        if not event.media_id:
+        if row is None:
             return
-        row = await self.ctx.ledger.atomic(run)
-        if row is not None:
+
+        async def claim(tx: LedgerTx) -> bool:
+            done = await tx.conn.execute(p.update().where(p.c.id == row.id,
+                                                          p.c.status == "queued")
+                                         .values(status="played"))
+            return bool(done.rowcount == 1)
+
+        if await self.ctx.ledger.atomic(claim):
             await self.ctx.announcer.announce(
                 event.channel, NOW_PLAYING, self.cfg.now_playing_template, people=("user",),
                 title=row.title, user=row.username)
@@ -760,6 +775,8 @@ class MediaQueue:
             raise ApiError("position must be \"end\" or \"next\"")
         kind = "queue" if position == "end" else "playnext"
         username = username.strip().lstrip("@")
+        if self.ctx.identity.is_banned(request.channel, username):
+            raise ApiError(f"{username}'s economy access is suspended")
         key = f"media_queue:{request.request_id}" if request.request_id else None
         if key is not None:
             done = await self._by_request(key)

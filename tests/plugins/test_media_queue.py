@@ -367,6 +367,8 @@ async def test_forcenow_by_a_user_waits_for_an_admin(make_app: MakeApp,
     # again, approved this time: sent at "next" right after the approval, charged once
     await app.pm("alice", "forcenow bunny01")
     await app.pm("alice", "yes")
+    [waiting] = await app.pm("alice", "forcenow bunny02")  # one waiting request at a time
+    assert "Your force-play #2 is still waiting" in waiting
     await app.pm("boss", "approve 2", rank=ADMIN_RANK)
     await app.settle()
     assert [c["pos"] for c in addvideos(app)] == ["next"]
@@ -439,7 +441,9 @@ async def test_spend_queue_endpoint_is_idempotent(make_app: MakeApp,
     refused = await plugin.spend_queue(ApiRequest(
         "spend.queue", CHANNEL, "web", {"username": "bob", "id": "bunny01"}, request_id="r-2"))
     assert refused["status"] == "refunded" and "already on the playlist" in refused["note"]
-    for args in ({"username": "bob"}, {"username": "bob", "id": "../x"},
+    await app.app.identity.ban(CHANNEL, "carol", by="boss", reason="test", at=app.clock.now())
+    for args in ({"username": "carol", "id": "bunny01"},
+                 {"username": "bob"}, {"username": "bob", "id": "../x"},
                  {"username": "bob", "id": "bunny01", "position": "top"}):
         try:
             await plugin.spend_queue(ApiRequest("spend.queue", CHANNEL, "web", args))

@@ -28,20 +28,17 @@ Money contract (the module's reason to exist):
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-import attrs
 import sqlalchemy as sa
 
 from economy_core import (
     Announcement,
     ApiError,
     ApiRequest,
-    Approval,
     Ask,
     CommandCall,
     Contract,
@@ -49,7 +46,6 @@ from economy_core import (
     Kind,
     LedgerTx,
     MediaChanged,
-    MediaResult,
     PluginContext,
     PostingType,
     Price,
@@ -72,25 +68,22 @@ from .catalogue import (
     valid_token,
 )
 from .config import MediaQueueConfig
+from .settlement import (
+    COMPENSATION,
+    COUNTER,
+    FORCE_APPROVAL,
+    NOW_PLAYING,
+    POSITION,
+    PURCHASE,
+    QUEUE_ANNOUNCEMENT,
+    WORDING,
+    Settlement,
+)
 
-PURCHASE = "media_purchase"
-"""The posting type of a held / spent price (SPEND)."""
-COMPENSATION = "media_refund"
-"""The posting type that gives back the price of an approved item the robot refused."""
-COUNTER = "queues_used"
 ALLOWANCE = "queue"
 """The daily allowance (``ctx.pricing.allowance``) of purchases; the ranks perk adds to it."""
-FORCE_APPROVAL = "force_play"
-QUEUE_ANNOUNCEMENT = "queue"
-NOW_PLAYING = "now_playing_credit"
 PICK_WORDS = tuple(str(n) for n in range(100))
 """Bare numbers: picking from a search list. With no list they get a clear answer."""
-MEDIA_WAIT_SECONDS = 12.0
-"""How long the robot's answer is awaited (it answers by itself after ~8 s)."""
-
-POSITION: dict[str, Literal["end", "next"]] = {"queue": "end", "playnext": "next",
-                                               "forcenow": "next"}
-WORDING = {"queue": "queue", "playnext": "play next", "forcenow": "force-play"}
 
 UNAVAILABLE = "📡 The media catalogue is unavailable right now. Nothing was charged; try again " \
               "in a few minutes."
@@ -103,18 +96,6 @@ class Refused(Exception):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.text = text
-
-
-@attrs.frozen
-class Outcome:
-    """What became of one purchase (endpoint answers, tests)."""
-
-    status: str
-    title: str
-    cost: int
-    balance: int
-    note: str = ""
-    purchase_id: int | None = None
 
 
 class MediaQueue:
@@ -134,21 +115,14 @@ class MediaQueue:
         ),
     )
 
-    wait_seconds = MEDIA_WAIT_SECONDS
-
     def __init__(self, ctx: PluginContext[MediaQueueConfig]) -> None:
         self.ctx = ctx
         self.catalogue = MediaCms(lambda: self.ctx.config.mediacms, now=ctx.clock.now,
                                   sleep=ctx.clock.sleep, log=ctx.log)
-        self._inflight: set[tuple[str, str]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = False
-        ctx.approvals.register(FORCE_APPROVAL, label="force-play", deliver=self._approved,
-                               on_reject=self._rejected)
-        self._bought = ctx.metrics.counter("purchases_total",
-                                           "Media purchases settled, by kind and outcome")
+        self.settlement = Settlement(ctx)
+        ctx.approvals.register(FORCE_APPROVAL, label="force-play",
+                               deliver=self.settlement.approved,
+                               on_reject=self.settlement.rejected)
         self._catalogue_errors = ctx.metrics.counter(
             "catalogue_errors_total", "MediaCMS requests that failed after every try")
 
@@ -160,33 +134,21 @@ class MediaQueue:
 
     @hookimpl
     async def economy_startup(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self.recover()
-        self.ctx.scheduler.every(60, self._sweep_approved, name="approved")
+        await self.settlement.start()
 
     @hookimpl
     async def economy_settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.settlement.drain()
 
     @hookimpl
     async def economy_shutdown(self) -> None:
-        self._stopping = True
-        await self.economy_settle()
+        self.settlement.stopping = True
+        await self.settlement.drain()
         await self.catalogue.close()
 
     @hookimpl
     def economy_config_reloaded(self) -> None:
         self.catalogue.clear_cache()
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=f"{self.ctx.name}-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _lock(self, channel: str) -> asyncio.Lock:
-        """The robot handles commands one at a time: so do we, per channel."""
-        return self._locks.setdefault(channel, asyncio.Lock())
 
     # -- prices, limits, windows ----------------------------------------------------------------
 
@@ -234,7 +196,7 @@ class MediaQueue:
 
     async def _limits(self, channel: str, username: str) -> str | None:
         """Why the user may not buy now (daily limit, cooldown, a purchase in flight)."""
-        if (channel, user_key(username)) in self._inflight:
+        if (channel, user_key(username)) in self.settlement.inflight:
             return ("⏳ Your previous purchase is still waiting for the room's answer; try again "
                     "in a moment. Nothing was charged.")
         allowed = await self.ctx.pricing.allowance(channel, username, ALLOWANCE,
@@ -435,8 +397,8 @@ class MediaQueue:
             return (f"🎬 Force-play request #{number} sent to the admins: "
                     f"{fmt(purchase['cost'])} held, refunded in full if it is not approved. "
                     f"Balance: {fmt(purchase['balance'])}.")
-        self._inflight.add((channel, user_key(username)))
-        self._spawn(self._send(purchase["id"]), f"send-{purchase['id']}")
+        self.settlement.inflight.add((channel, user_key(username)))
+        self.settlement.spawn(self.settlement.send(purchase["id"]), f"send-{purchase['id']}")
         return (f"⏳ {fmt(purchase['cost'])} held for “{purchase['title']}”; asking the room to "
                 f"{WORDING[kind]} it… You'll get a PM when it is in (refunded if not).")
 
@@ -530,205 +492,6 @@ class MediaQueue:
             if user.rank >= level:
                 self.ctx.outbox.notify(channel, user.username, text, transactional=True)
 
-    # -- the robot's word -----------------------------------------------------------------------
-
-    async def _row(self, purchase_id: int) -> Any:
-        p = tables.purchases
-        async with self.ctx.db.connect() as conn:
-            return (await conn.execute(sa.select(p).where(p.c.id == purchase_id))).first()
-
-    async def _send(self, purchase_id: int) -> Outcome | None:
-        """Send one held purchase and settle it on the answer (never raises)."""
-        row = await self._row(purchase_id)
-        if row is None:
-            return None
-        try:
-            async with self._lock(row.channel):
-                result = await self.ctx.robot.add_media(
-                    row.channel, row.media_type, row.media_id, position=row.position,
-                    temp=True, wait_seconds=self.wait_seconds)
-            return await self._settle(row, result)
-        except Exception:  # a dead process (crash tests) or a bug: start-up settles it
-            self.ctx.log.exception("purchase %d: settling failed", purchase_id)
-            return None
-        finally:
-            self._inflight.discard((row.channel, row.user_key))
-
-    async def _settle(self, row: Any, result: MediaResult) -> Outcome | None:
-        p = tables.purchases
-        fmt = self.ctx.format_amount
-        ok = result.ok
-        note = "" if ok else _why(result)
-
-        async def run(tx: LedgerTx) -> int:
-            claimed = await tx.conn.execute(p.update().where(
-                p.c.id == row.id, p.c.status == "pending").values(
-                status="queued" if ok else "refunded", uid=result.uid, note=note[:300],
-                settled_at=tx.now))
-            if claimed.rowcount != 1:
-                raise _AlreadySettled()
-            if ok:
-                money = await tx.release(row.escrow_id, reason=f"queued: {row.title}"[:200])
-                await tx.bump_daily(row.channel, row.username, tx.today, COUNTER)
-            else:
-                money = await tx.refund(row.escrow_id, reason=f"not queued: {note}"[:200])
-            if not money.ok:
-                raise RuntimeError(f"purchase {row.id}: escrow {row.escrow_id} could not be "
-                                   f"settled ({money.error})")
-            return await tx.balance(row.channel, row.username)
-
-        try:
-            balance = await self.ctx.ledger.atomic(run)
-        except _AlreadySettled:
-            return None
-        self._bought.inc({"kind": row.kind, "outcome": "queued" if ok else "refunded"})
-        if ok:
-            self.ctx.outbox.notify(row.channel, row.username,
-                                   f"✅ “{row.title}” is in the playlist "
-                                   f"({'next' if row.position == 'next' else 'at the end'}). "
-                                   f"−{fmt(row.cost)}. Balance: {fmt(balance)}.",
-                                   transactional=True)
-            await self._announce_purchase(row)
-        else:
-            self.ctx.outbox.notify(row.channel, row.username,
-                                   f"↩️ “{row.title}” was not queued ({note}). "
-                                   f"{fmt(row.cost)} refunded. Balance: {fmt(balance)}.",
-                                   transactional=True)
-        return Outcome("queued" if ok else "refunded", row.title, row.cost, balance, note,
-                       row.id)
-
-    async def _announce_purchase(self, row: Any) -> None:
-        await self.ctx.announcer.announce(
-            row.channel, QUEUE_ANNOUNCEMENT, self.cfg.queue_template, people=("user",),
-            user=row.username, title=row.title, cost=f"{row.cost:,}",
-            currency=self.ctx.currency_word(row.cost))
-
-    # -- force-play approvals -------------------------------------------------------------------
-
-    async def _approved(self, tx: LedgerTx, approval: Approval) -> None:
-        """Inside the approving transaction: the row to send (the charge is final)."""
-        data = approval.data
-        await tx.conn.execute(tables.purchases.insert().values(
-            channel=approval.channel, username=approval.requester,
-            user_key=user_key(approval.requester), kind="forcenow",
-            token=str(data.get("token", "")), title=str(data.get("title", ""))[:300],
-            duration_s=int(data.get("duration_s", 0) or 0),
-            media_type=str(data.get("media_type", "cm")), media_id=str(data.get("media_id", "")),
-            position="next", cost=approval.cost, escrow_id=approval.escrow_id,
-            approval_id=approval.id, request_key=None, status="approved", uid=None, note="",
-            created_at=tx.now, settled_at=None))
-        loop = self._loop
-        if loop is not None:  # after this commit (the writer may run on another thread)
-            loop.call_soon_threadsafe(self._kick_approved)
-
-    async def _rejected(self, tx: LedgerTx, approval: Approval) -> None:
-        """Nothing to write: the core refunds the escrow and tells the user."""
-
-    def _kick_approved(self) -> None:
-        if not self._stopping:
-            self._spawn(self._drive_approved(), "approved")
-
-    async def _sweep_approved(self) -> None:
-        """The backstop of :meth:`_kick_approved`: a cheap read, a claim only when needed."""
-        p = tables.purchases
-        async with self.ctx.db.connect() as conn:
-            waiting = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
-                p.c.status == "approved"))
-        if waiting:
-            await self._drive_approved()
-
-    async def _drive_approved(self) -> None:
-        """Send every approved force-play: each row is claimed (``sending``) in a ledger
-        transaction — queued behind the approving one, so it runs after that commit."""
-        p = tables.purchases
-
-        async def claim(tx: LedgerTx) -> list[Any]:
-            rows = (await tx.conn.execute(sa.select(p).where(p.c.status == "approved")
-                                          .order_by(p.c.id))).all()
-            for row in rows:
-                await tx.conn.execute(p.update().where(p.c.id == row.id,
-                                                       p.c.status == "approved")
-                                      .values(status="sending"))
-            return list(rows)
-
-        try:
-            rows = await self.ctx.ledger.atomic(claim)
-            for row in rows:
-                async with self._lock(row.channel):
-                    result = await self.ctx.robot.add_media(
-                        row.channel, row.media_type, row.media_id, position="next",
-                        temp=True, wait_seconds=self.wait_seconds)
-                await self._finish_forced(row, result)
-        except Exception:
-            self.ctx.log.exception("sending approved force-plays failed")
-
-    async def _finish_forced(self, row: Any, result: MediaResult) -> None:
-        """An approved item's answer: confirmed → queued; else its price is given back."""
-        p = tables.purchases
-        fmt = self.ctx.format_amount
-        ok = result.ok
-        note = "" if ok else _why(result)
-
-        async def run(tx: LedgerTx) -> int:
-            claimed = await tx.conn.execute(p.update().where(
-                p.c.id == row.id, p.c.status == "sending").values(
-                status="queued" if ok else "compensated", uid=result.uid, note=note[:300],
-                settled_at=tx.now))
-            if claimed.rowcount != 1:
-                raise _AlreadySettled()
-            if ok:
-                await tx.bump_daily(row.channel, row.username, tx.today, COUNTER)
-            else:
-                await tx.credit(row.channel, row.username, row.cost, type=COMPENSATION,
-                                kind=Kind.CORRECTION, reason=f"not queued: {note}"[:200],
-                                trigger_id="refund.forcenow",
-                                metadata={"purchase": row.id})
-            return await tx.balance(row.channel, row.username)
-
-        try:
-            balance = await self.ctx.ledger.atomic(run)
-        except _AlreadySettled:
-            return
-        self._bought.inc({"kind": row.kind, "outcome": "queued" if ok else "refunded"})
-        if ok:
-            self.ctx.outbox.notify(row.channel, row.username,
-                                   f"✅ “{row.title}” plays next. Balance: {fmt(balance)}.",
-                                   transactional=True)
-            await self._announce_purchase(row)
-        else:
-            self.ctx.outbox.notify(row.channel, row.username,
-                                   f"↩️ “{row.title}” could not be queued ({note}). "
-                                   f"{fmt(row.cost)} refunded. Balance: {fmt(balance)}.",
-                                   transactional=True)
-
-    # -- start-up: nothing stays half done ------------------------------------------------------
-
-    async def recover(self) -> None:
-        """Refund every purchase left ``pending`` (and any open escrow of ours without one)
-        and compensate force-plays left ``sending`` (their outcome is unknown); approved
-        force-plays not yet sent are sent."""
-        p = tables.purchases
-        async with self.ctx.db.connect() as conn:
-            rows = (await conn.execute(sa.select(p).where(
-                p.c.status.in_(("pending", "sending"))).order_by(p.c.id))).all()
-        for row in rows:
-            if row.status == "pending":
-                await self._settle(row, MediaResult(
-                    "no_answer", error="the bot restarted before the room answered"))
-            else:
-                await self._finish_forced(row, MediaResult(
-                    "no_answer", error="the bot restarted before the room answered"))
-        for kind in POSITION:
-            for escrow in await self.ctx.ledger.open_escrows(purpose=f"spend.{kind}"):
-                if escrow.source != self.ctx.name:
-                    continue
-                async with self.ctx.db.connect() as conn:
-                    owned = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
-                        p.c.escrow_id == escrow.id, p.c.status == "pending"))
-                if not owned:
-                    await self.ctx.ledger.refund(escrow.id, reason="media purchase interrupted")
-        await self._sweep_approved()
-
     # -- now playing ----------------------------------------------------------------------------
 
     @hookimpl
@@ -793,8 +556,8 @@ class MediaQueue:
                 raise ApiError("the first request with this request_id is still running") \
                     from None
             return {**done, "replayed": True}
-        self._inflight.add((request.channel, user_key(username)))
-        await self._send(purchase["id"])
+        self.settlement.inflight.add((request.channel, user_key(username)))
+        await self.settlement.send(purchase["id"])
         done = await self._by_escrow(purchase.get("escrow_id", -1))
         if done is None:
             raise ApiError("the purchase was not recorded")
@@ -829,23 +592,9 @@ class _Replayed(Exception):
         self.escrow_id = escrow_id
 
 
-class _AlreadySettled(Exception):
-    """The purchase row was settled by someone else first: change nothing."""
-
-
 def _is_number(text: str) -> bool:
     word = text.strip()
     return word.isascii() and word.isdigit() and len(word) <= 6
-
-
-def _why(result: MediaResult) -> str:
-    if result.status == "refused":
-        return f"the room said: {result.error or 'refused'}"
-    if result.status == "unconfirmed":
-        return "CyTube did not confirm it in time"
-    if result.status == "unavailable":
-        return "the bot is not connected to the room"
-    return result.error or "no answer from the room"
 
 
 __all__: Sequence[str] = ("MediaQueue",)

@@ -70,7 +70,8 @@ async def test_bought_refused_and_catalogue_down(economy_e2e: Any,
 async def test_a_silent_robot_is_refunded_after_the_wait(economy_e2e: Any,
                                                          mediacms: FakeMediaCms) -> None:
     env = await start(economy_e2e, mediacms)
-    env.app.plugins["media_queue"].instance.wait_seconds = 1.0  # the shipped wait is 12 s
+    settlement = env.app.plugins["media_queue"].instance.settlement
+    settlement.wait_seconds = 1.0  # the shipped wait is 12 s
     env.robot.media_answer = "silent"
     await env.pm("alice", "queue movie01")
     held = (await env.pm("alice", "yes"))[0]

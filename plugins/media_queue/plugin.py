@@ -397,8 +397,10 @@ class MediaQueue:
             return (f"🎬 Force-play request #{number} sent to the admins: "
                     f"{fmt(purchase['cost'])} held, refunded in full if it is not approved. "
                     f"Balance: {fmt(purchase['balance'])}.")
-        self.settlement.inflight.add((channel, user_key(username)))
-        self.settlement.spawn(self.settlement.send(purchase["id"]), f"send-{purchase['id']}")
+        who = (channel, user_key(username))
+        self.settlement.inflight.add(who)
+        self.settlement.spawn(self.settlement.send(purchase["id"], who),
+                              f"send-{purchase['id']}")
         return (f"⏳ {fmt(purchase['cost'])} held for “{purchase['title']}”; asking the room to "
                 f"{WORDING[kind]} it… You'll get a PM when it is in (refunded if not).")
 
@@ -556,8 +558,9 @@ class MediaQueue:
                 raise ApiError("the first request with this request_id is still running") \
                     from None
             return {**done, "replayed": True}
-        self.settlement.inflight.add((request.channel, user_key(username)))
-        await self.settlement.send(purchase["id"])
+        who = (request.channel, user_key(username))
+        self.settlement.inflight.add(who)
+        await self.settlement.send(purchase["id"], who)
         done = await self._by_escrow(purchase.get("escrow_id", -1))
         if done is None:
             raise ApiError("the purchase was not recorded")

@@ -55,7 +55,6 @@ class Outcome:
     purchase_id: int | None = None
 
 
-
 class Settlement:
     """Sends held purchases and settles them; see the module docstring. ``wait_seconds``: how
     long the robot's answer is awaited (tests of a silent robot shorten it)."""
@@ -99,12 +98,13 @@ class Settlement:
         async with self.ctx.db.connect() as conn:
             return (await conn.execute(sa.select(p).where(p.c.id == purchase_id))).first()
 
-    async def send(self, purchase_id: int) -> Outcome | None:
-        """Send one held purchase and settle it on the answer (never raises)."""
-        row = await self._row(purchase_id)
-        if row is None:
-            return None
+    async def send(self, purchase_id: int, who: tuple[str, str]) -> Outcome | None:
+        """Send one held purchase and settle it on the answer (never raises); ``who`` (channel,
+        user key) leaves :attr:`inflight` when it is done."""
         try:
+            row = await self._row(purchase_id)
+            if row is None:
+                return None
             async with self.lock(row.channel):
                 result = await self.ctx.robot.add_media(
                     row.channel, row.media_type, row.media_id, position=row.position,
@@ -114,7 +114,7 @@ class Settlement:
             self.ctx.log.exception("purchase %d: settling failed", purchase_id)
             return None
         finally:
-            self.inflight.discard((row.channel, row.user_key))
+            self.inflight.discard(who)
 
     async def settle(self, row: Any, result: MediaResult) -> Outcome | None:
         p = tables.purchases

@@ -5,7 +5,9 @@ Commands: ``search <words>`` (numbered results; a bare number picks one), ``queu
 ``playnext <id>``, ``forcenow <id>``, then ``YES`` to buy; ``status`` / ``eventstatus`` (is
 queueing open, the current and next blackout window). Endpoint ``spend.queue``.
 
-Money contract (the module's reason to exist):
+This module holds the commands, the checks and the hold; :mod:`.settlement` sends held items
+and settles them, :mod:`.catalogue` speaks to MediaCMS, :mod:`.blackout` computes the windows.
+Money contract:
 
 - ``YES`` re-checks everything (catalogue, blackout, daily limit, cooldown, one purchase in
   flight per user, the price) and then, in ONE ledger transaction, takes the price into an
@@ -17,11 +19,14 @@ Money contract (the module's reason to exist):
   ``queues_used`` +1, the ``queue`` announcement and a PM with the balance; refused or no
   answer/unconfirmed within the wait → the escrow is refunded in full and the user told why.
 - A purchase still ``pending`` at start-up (the process died between the hold and the
-  settlement) is refunded and the user told. Hence never a charge without a confirmed item.
-- ``forcenow`` with ``force_play_requires_admin`` opens a ``force_play`` approval (the core's
-  escrow; refunded if rejected); the approving transaction marks the row ``approved`` and the
-  item is sent right after that commit (and at start-up for rows left ``approved``). An
-  approved item the robot then refuses has its price given back as a ``media_refund`` posting.
+  settlement) is refunded and the user told. Hence never a charge without a confirmed item
+  (an item CyTube took just before such a crash stays on the playlist unpaid: the issue's rule
+  is "refund at start-up").
+- ``forcenow`` by a non-admin with ``force_play_requires_admin`` opens a ``force_play``
+  approval (the core's escrow; refunded if rejected); the approving transaction marks the row
+  ``approved`` and the item is sent right after that commit (and at start-up for rows left
+  ``approved``). An approved item the robot then refuses has its price given back as a
+  ``media_refund`` posting. An admin's own forcenow is bought like playnext.
 - A bought item that starts playing (``economy_media_changed``) gets the ``now_playing_credit``
   announcement, once.
 """

@@ -395,6 +395,57 @@ async def test_the_bots_own_queue_and_rank_requests_reach_cytube(stack: RobotSta
         await app.stop()
 
 
+
+async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotStack,
+                                                                  tmp_path: Path) -> None:
+    """media_queue through the real robot: carol searches the (fake) MediaCMS, picks, says YES;
+    the custom-media manifest reaches CyTube as a ``queue`` frame at the end, CyTube accepts
+    it, and only then is carol charged and told."""
+    from economy_plugins.media_queue import MediaQueue
+
+    from .fake_mediacms import FakeMediaCms, media
+
+    fake = stack.fake
+    catalogue = FakeMediaCms([media("lepus03", "Night of the Lepus", 5400)])
+    url = await catalogue.start()
+    infos = resolve_plugins(["wallet", MediaQueue])
+    config = build_config(infos, {"nats": {"servers": [stack.nats_url]}, "bot": {"username": BOT},
+                                  "ignored_users": [],
+                                  "plugins": {"media_queue": {
+                                      "mediacms": {"base_url": url, "api_token_env": ""},
+                                      "blackout_windows": [], "queue_cooldown_minutes": 0}}},
+                          database_url=f"sqlite+aiosqlite:///{tmp_path / 'media.db'}",
+                          channel=CHANNEL)
+    config = attrs.evolve(config, core=attrs.evolve(config.core, channels=[
+        ChannelConfig(stack.domain, CHANNEL)]))
+    app = EconomyApp(config, infos, strict_hooks=True)
+    await app.start()
+    try:
+        await wait_for(lambda: app.rooms[CHANNEL].seeded, "the bot seeding the room", 20)
+        assert (await app.ledger.credit(CHANNEL, "carol", 5000, type="admin_grant")).ok
+
+        async def pm(text: str, expect: Callable[[str], bool]) -> str:
+            mark = len(fake.pms)
+            await fake.pm_to_bot("carol", text)
+            reply = await fake.wait_for_pm("carol", expect, since=mark, timeout=30)
+            return reply.text
+
+        await pm("search lepus", lambda t: "Reply with a number" in t)
+        assert "Night of the Lepus" in await pm("1", lambda t: "YES" in t)
+        fake.answer_next_queue(QueueAnswer.accept("Night of the Lepus", 5400))
+        mark = len(fake.pms)
+        await fake.pm_to_bot("carol", "yes")
+        told = (await fake.wait_for_pm("carol", lambda t: "is in the playlist" in t,
+                                       since=mark, timeout=30)).text
+        assert "Balance: 4,000" in told
+        request = fake.queue_requests[-1]
+        assert (request.media_type, request.media_id, request.pos, request.outcome) == (
+            "cm", f"{url}/api/v1/media/cytube/lepus03.json?format=json", "end", "accepted")
+        assert await app.ledger.balance(CHANNEL, "carol") == 4000
+    finally:
+        await app.stop()
+        await catalogue.stop()
+
 async def test_fake_cytube_limiter_is_cytubes() -> None:
     """The fake's limiter behaves as CyTube's ``newRateLimiter`` with {burst 20, sustained 10}
     (no robot needed)."""

@@ -1,0 +1,308 @@
+"""The money side of a purchase once its price is held: asking the robot and settling the
+escrow on its answer, force-plays an admin approved, and start-up recovery (the contracts are
+in the plugin's module docstring and :mod:`.tables`).
+
+Every settlement is ONE ledger transaction that first claims the purchase row by its status
+(``pending`` → ``queued``/``refunded``; ``sending`` → ``queued``/``compensated``), so a purchase is
+settled once whoever races (a late answer, start-up recovery): the loser changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import attrs
+import sqlalchemy as sa
+
+from economy_core import (
+    Approval,
+    Kind,
+    LedgerTx,
+    MediaResult,
+    PluginContext,
+    user_key,
+)
+
+from . import tables
+from .config import MediaQueueConfig
+
+PURCHASE = "media_purchase"
+"""The posting type of a held / spent price (SPEND)."""
+COMPENSATION = "media_refund"
+"""The posting type that gives back the price of an approved item the robot refused."""
+COUNTER = "queues_used"
+FORCE_APPROVAL = "force_play"
+QUEUE_ANNOUNCEMENT = "queue"
+NOW_PLAYING = "now_playing_credit"
+MEDIA_WAIT_SECONDS = 12.0
+"""How long the robot's answer is awaited (it answers by itself after ~8 s)."""
+
+POSITION: dict[str, Literal["end", "next"]] = {"queue": "end", "playnext": "next",
+                                               "forcenow": "next"}
+WORDING = {"queue": "queue", "playnext": "play next", "forcenow": "force-play"}
+
+
+@attrs.frozen
+class Outcome:
+    """What became of one purchase (endpoint answers, tests)."""
+
+    status: str
+    title: str
+    cost: int
+    balance: int
+    note: str = ""
+    purchase_id: int | None = None
+
+
+class Settlement:
+    """Sends held purchases and settles them; see the module docstring. ``wait_seconds``: how
+    long the robot's answer is awaited (tests of a silent robot shorten it)."""
+
+    wait_seconds = MEDIA_WAIT_SECONDS
+
+    def __init__(self, ctx: PluginContext[MediaQueueConfig]) -> None:
+        self.ctx = ctx
+        self.inflight: set[tuple[str, str]] = set()
+        """(channel, user key) of purchases waiting for the robot: one per user."""
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = False
+        self.bought = ctx.metrics.counter("purchases_total",
+                                          "Media purchases settled, by kind and outcome")
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.recover()
+        self.ctx.scheduler.every(60, self.sweep_approved, name="approved")
+
+    async def drain(self) -> None:
+        """Until every background send has finished."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    def spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.ctx.name}-{name}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def lock(self, channel: str) -> asyncio.Lock:
+        """The robot handles commands one at a time: so do we, per channel."""
+        return self._locks.setdefault(channel, asyncio.Lock())
+
+    # -- the robot's word -----------------------------------------------------------------------
+
+    async def _row(self, purchase_id: int) -> Any:
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            return (await conn.execute(sa.select(p).where(p.c.id == purchase_id))).first()
+
+    async def send(self, purchase_id: int, who: tuple[str, str]) -> Outcome | None:
+        """Send one held purchase and settle it on the answer (never raises); ``who`` (channel,
+        user key) leaves :attr:`inflight` when it is done."""
+        try:
+            row = await self._row(purchase_id)
+            if row is None:
+                return None
+            async with self.lock(row.channel):
+                result = await self.ctx.robot.add_media(
+                    row.channel, row.media_type, row.media_id, position=row.position,
+                    temp=True, wait_seconds=self.wait_seconds)
+            return await self.settle(row, result)
+        except Exception:  # a dead process (crash tests) or a bug: start-up settles it
+            self.ctx.log.exception("purchase %d: settling failed", purchase_id)
+            return None
+        finally:
+            self.inflight.discard(who)
+
+    async def settle(self, row: Any, result: MediaResult) -> Outcome | None:
+        p = tables.purchases
+        fmt = self.ctx.format_amount
+        ok = result.ok
+        note = "" if ok else _why(result)
+
+        async def run(tx: LedgerTx) -> int:
+            claimed = await tx.conn.execute(p.update().where(
+                p.c.id == row.id, p.c.status == "pending").values(
+                status="queued" if ok else "refunded", uid=result.uid, note=note[:300],
+                settled_at=tx.now))
+            if claimed.rowcount != 1:
+                raise _AlreadySettled()
+            if ok:
+                money = await tx.release(row.escrow_id, reason=f"queued: {row.title}"[:200])
+                await tx.bump_daily(row.channel, row.username, tx.today, COUNTER)
+            else:
+                money = await tx.refund(row.escrow_id, reason=f"not queued: {note}"[:200])
+            if not money.ok:
+                raise RuntimeError(f"purchase {row.id}: escrow {row.escrow_id} could not be "
+                                   f"settled ({money.error})")
+            return await tx.balance(row.channel, row.username)
+
+        try:
+            balance = await self.ctx.ledger.atomic(run)
+        except _AlreadySettled:
+            return None
+        self.bought.inc({"kind": row.kind, "outcome": "queued" if ok else "refunded"})
+        if ok:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"✅ “{row.title}” is in the playlist "
+                                   f"({'next' if row.position == 'next' else 'at the end'}). "
+                                   f"−{fmt(row.cost)}. Balance: {fmt(balance)}.",
+                                   transactional=True)
+            await self._announce_purchase(row)
+        else:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"↩️ “{row.title}” was not queued ({note}). "
+                                   f"{fmt(row.cost)} refunded. Balance: {fmt(balance)}.",
+                                   transactional=True)
+        return Outcome("queued" if ok else "refunded", row.title, row.cost, balance, note,
+                       row.id)
+
+    async def _announce_purchase(self, row: Any) -> None:
+        await self.ctx.announcer.announce(
+            row.channel, QUEUE_ANNOUNCEMENT, self.ctx.config.queue_template, people=("user",),
+            user=row.username, title=row.title, cost=f"{row.cost:,}",
+            currency=self.ctx.currency_word(row.cost))
+
+    # -- force-play approvals -------------------------------------------------------------------
+
+    async def approved(self, tx: LedgerTx, approval: Approval) -> None:
+        """Inside the approving transaction: the row to send (the charge is final)."""
+        data = approval.data
+        await tx.conn.execute(tables.purchases.insert().values(
+            channel=approval.channel, username=approval.requester,
+            user_key=user_key(approval.requester), kind="forcenow",
+            token=str(data.get("token", "")), title=str(data.get("title", ""))[:300],
+            duration_s=int(data.get("duration_s", 0) or 0),
+            media_type=str(data.get("media_type", "cm")), media_id=str(data.get("media_id", "")),
+            position="next", cost=approval.cost, escrow_id=approval.escrow_id,
+            approval_id=approval.id, request_key=None, status="approved", uid=None, note="",
+            created_at=tx.now, settled_at=None))
+        loop = self.loop
+        if loop is not None:  # after this commit (the writer may run on another thread)
+            loop.call_soon_threadsafe(self.kick_approved)
+
+    async def rejected(self, tx: LedgerTx, approval: Approval) -> None:
+        """Nothing to write: the core refunds the escrow and tells the user."""
+
+    def kick_approved(self) -> None:
+        if not self.stopping:
+            self.spawn(self._drive_approved(), "approved")
+
+    async def sweep_approved(self) -> None:
+        """The backstop of :meth:`_kick_approved`: a cheap read, a claim only when needed."""
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            waiting = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
+                p.c.status == "approved"))
+        if waiting:
+            await self._drive_approved()
+
+    async def _drive_approved(self) -> None:
+        """Send every approved force-play: each row is claimed (``sending``) in a ledger
+        transaction — queued behind the approving one, so it runs after that commit."""
+        p = tables.purchases
+
+        async def claim(tx: LedgerTx) -> list[Any]:
+            rows = (await tx.conn.execute(sa.select(p).where(p.c.status == "approved")
+                                          .order_by(p.c.id))).all()
+            for row in rows:
+                await tx.conn.execute(p.update().where(p.c.id == row.id,
+                                                       p.c.status == "approved")
+                                      .values(status="sending"))
+            return list(rows)
+
+        try:
+            rows = await self.ctx.ledger.atomic(claim)
+            for row in rows:
+                async with self.lock(row.channel):
+                    result = await self.ctx.robot.add_media(
+                        row.channel, row.media_type, row.media_id, position="next",
+                        temp=True, wait_seconds=self.wait_seconds)
+                await self._finish_forced(row, result)
+        except Exception:
+            self.ctx.log.exception("sending approved force-plays failed")
+
+    async def _finish_forced(self, row: Any, result: MediaResult) -> None:
+        """An approved item's answer: confirmed → queued; else its price is given back."""
+        p = tables.purchases
+        fmt = self.ctx.format_amount
+        ok = result.ok
+        note = "" if ok else _why(result)
+
+        async def run(tx: LedgerTx) -> int:
+            claimed = await tx.conn.execute(p.update().where(
+                p.c.id == row.id, p.c.status == "sending").values(
+                status="queued" if ok else "compensated", uid=result.uid, note=note[:300],
+                settled_at=tx.now))
+            if claimed.rowcount != 1:
+                raise _AlreadySettled()
+            if ok:
+                await tx.bump_daily(row.channel, row.username, tx.today, COUNTER)
+            else:
+                await tx.credit(row.channel, row.username, row.cost, type=COMPENSATION,
+                                kind=Kind.CORRECTION, reason=f"not queued: {note}"[:200],
+                                trigger_id="refund.forcenow",
+                                metadata={"purchase": row.id})
+            return await tx.balance(row.channel, row.username)
+
+        try:
+            balance = await self.ctx.ledger.atomic(run)
+        except _AlreadySettled:
+            return
+        self.bought.inc({"kind": row.kind, "outcome": "queued" if ok else "refunded"})
+        if ok:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"✅ “{row.title}” plays next. Balance: {fmt(balance)}.",
+                                   transactional=True)
+            await self._announce_purchase(row)
+        else:
+            self.ctx.outbox.notify(row.channel, row.username,
+                                   f"↩️ “{row.title}” could not be queued ({note}). "
+                                   f"{fmt(row.cost)} refunded. Balance: {fmt(balance)}.",
+                                   transactional=True)
+
+    # -- start-up: nothing stays half done ------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Refund every purchase left ``pending`` (and any open escrow of ours without one)
+        and compensate force-plays left ``sending`` (their outcome is unknown); approved
+        force-plays not yet sent are sent."""
+        p = tables.purchases
+        async with self.ctx.db.connect() as conn:
+            rows = (await conn.execute(sa.select(p).where(
+                p.c.status.in_(("pending", "sending"))).order_by(p.c.id))).all()
+        for row in rows:
+            if row.status == "pending":
+                await self.settle(row, MediaResult(
+                    "no_answer", error="the bot restarted before the room answered"))
+            else:
+                await self._finish_forced(row, MediaResult(
+                    "no_answer", error="the bot restarted before the room answered"))
+        for kind in POSITION:
+            for escrow in await self.ctx.ledger.open_escrows(purpose=f"spend.{kind}"):
+                if escrow.source != self.ctx.name:
+                    continue
+                async with self.ctx.db.connect() as conn:
+                    owned = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
+                        p.c.escrow_id == escrow.id, p.c.status == "pending"))
+                if not owned:
+                    await self.ctx.ledger.refund(escrow.id, reason="media purchase interrupted")
+        await self.sweep_approved()
+
+class _AlreadySettled(Exception):
+    """The purchase row was settled by someone else first: change nothing."""
+
+
+
+def _why(result: MediaResult) -> str:
+    if result.status == "refused":
+        return f"the room said: {result.error or 'refused'}"
+    if result.status == "unconfirmed":
+        return "CyTube did not confirm it in time"
+    if result.status == "unavailable":
+        return "the bot is not connected to the room"
+    return result.error or "no answer from the room"
+
+

@@ -60,6 +60,7 @@ from .endpoints import (
     EndpointFn,
     EndpointSpec,
 )
+from .health import check_health
 
 SERVICE = "economy"
 """The ``service`` field of every reply."""
@@ -317,15 +318,6 @@ class ApiServer:
         raise _Refusal(BAD_REQUEST, f"bad request: unknown channel {_shown(value)}")
 
     async def _health(self) -> dict[str, Any]:
-        try:
-            database = bool(await self._database_up())
-        except Exception as exc:
-            self._log.warning("health: database check raised %s", type(exc).__name__)
-            database = False
-        try:
-            bus = bool(self._bus_up())
-        except Exception as exc:
-            self._log.warning("health: bus check raised %s", type(exc).__name__)
-            bus = False
-        return {"status": "ok" if database and bus else "degraded", "database": database,
-                "bus": bus, "time": self._clock.now().isoformat()}
+        """The shared health check (:func:`economy_core.health.check_health`), as a dict."""
+        health = await check_health(self._database_up, self._bus_up, self._clock, self._log)
+        return health.as_dict()

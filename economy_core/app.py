@@ -46,8 +46,9 @@ from .context import (
     PluginMembers,
     PluginOutbox,
     PluginScheduler,
+    ReloadResult,
 )
-from .contract import MODERATION, Catalogue, CataloguePolicy, contract_of
+from .contract import CONFIG_RELOAD, MODERATION, Catalogue, CataloguePolicy, contract_of
 from .core_commands import CoreCommands
 from .db import check_table_prefix, make_engine, migrate
 from .dispatch import Dispatcher
@@ -61,6 +62,7 @@ from .events import (
     UserJoined,
     UserLeft,
 )
+from .health import Health, check_health
 from .hookspecs import PROJECT
 from .identity import Identity
 from .ledger import Ledger, Posting
@@ -107,14 +109,6 @@ def _event_type(event: Event) -> str:
 RESTART_ONLY = ("nats", "channels", "database", "metrics", "bot", "clock", "outbox",
                 "ignored_users")
 """Core sections a running bot cannot switch: a reload that changes one is refused whole."""
-
-
-@attrs.frozen
-class ReloadResult:
-    """What a reload did: ``ok`` and a message for the operator."""
-
-    ok: bool
-    message: str
 
 
 @attrs.define
@@ -241,7 +235,7 @@ class EconomyApp:
         self.api = ApiServer(
             lambda: self.core.api, channels=lambda: [c.channel for c in self.core.channels],
             clock=self.clock, database_up=lambda: database_ping(self.engine),
-            bus_up=lambda: self._bus is None or bool(self._bus.connected),
+            bus_up=self._bus_up,
             on_outcome=lambda command, outcome: self.metrics.api_requests.inc(
                 {"command": command, "outcome": outcome}),
             log=logging.getLogger("economy_core.api"))
@@ -321,7 +315,9 @@ class EconomyApp:
             announcer=PluginAnnouncer(self.announcer, name),
             approvals=PluginApprovals(self.approvals, name),
             moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
-                        else None))
+                        else None),
+            reload=(self.reload_from_file if CONFIG_RELOAD in contract.capabilities else None),
+            health=self.health)
         instance = info.cls(ctx)
         register_plugin(self.plugin_manager, name, instance)
         self.router.register_plugin(name, instance)
@@ -416,6 +412,15 @@ class EconomyApp:
                               ).warning("%s", note)
 
     # -- services handed to plugins -----------------------------------------------------------
+
+    async def health(self) -> Health:
+        """The health check every front-end shares (``system.health``, ``ctx.health()``, an
+        HTTP ``/health``): the database answers ``SELECT 1`` and the bus is connected (no bus:
+        tests without NATS count as connected)."""
+        return await check_health(lambda: database_ping(self.engine), self._bus_up, self.clock)
+
+    def _bus_up(self) -> bool:
+        return self._bus is None or bool(self._bus.connected)
 
     def format_amount(self, amount: int) -> str:
         """An amount of the currency as users see it (a plugin may override the format)."""

@@ -225,3 +225,26 @@ async def test_econ_user_and_health(make_app: MakeApp) -> None:
     assert "median balance 1,000 Z" in reply
     # 3 accounts (the admin has none) over 2 present → min(100, 150) = 100
     assert "participation 100%" in reply and "inflationary" in reply
+
+
+async def test_econ_gambling_comes_from_gambling_and_matches_the_ledger(
+        make_app: MakeApp) -> None:
+    from economy_plugins.gambling import Gambling
+
+    from .test_gambling_kit import force, gambling_app
+
+    app = await gambling_app(make_app, {"spin": {"cooldown_seconds": 0}}, plugins=[Admin])
+    force(app, 0.99, 0.99, 0.01)  # two losses, then the first slot row
+    for _ in range(3):
+        await app.pm("alice", "spin 100")
+    totals = await app.ledger.totals(CHANNEL)
+    assert totals.gambled_in == 300 and totals.gambled_out > 0
+    reply = await admin(app, "econ:gambling")
+    paid = totals.gambled_out
+    assert f"Wagered 300 Z · paid {paid:,} Z · house profit {300 - paid:+,}" in reply
+    edge = round((300 - paid) / 300 * 100, 2)
+    assert f"Actual edge {edge:g}%" in reply and "1 gambler(s)" in reply and "spin 3" in reply
+    assert isinstance(app.plugin("gambling"), Gambling)
+    stats = await admin(app, "econ:stats")
+    assert "— Gambling —" in stats and "Wagered 300 Z" in stats
+    assert await app.pm("alice", "econ:gambling", rank=1) == ["⛔ Admin only."]

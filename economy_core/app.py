@@ -230,8 +230,8 @@ class EconomyApp:
         self.router.register_plugin("core", CoreCommands(
             self.router, self.identity, self.clock, lambda: self.core.currency,
             lambda: list(self.plugins)))
-        self.router.register_plugin("core", ApprovalCommands(self.approvals, self.clock,
-                                                             self.format_amount))
+        approval_commands = ApprovalCommands(self.approvals, self.clock, self.format_amount)
+        self.router.register_plugin("core", approval_commands)
         self.api = ApiServer(
             lambda: self.core.api, channels=lambda: [c.channel for c in self.core.channels],
             clock=self.clock, database_up=lambda: database_ping(self.engine),
@@ -239,6 +239,7 @@ class EconomyApp:
             on_outcome=lambda command, outcome: self.metrics.api_requests.inc(
                 {"command": command, "outcome": outcome}),
             log=logging.getLogger("economy_core.api"))
+        self.api.register_plugin("core", approval_commands)  # approval.list, approval.resolve
 
         self._block_disabled_plugins()
         for info in self.plugin_infos:

@@ -170,8 +170,12 @@ class Actions:
     def _because(reason: str) -> str:
         return f" ({reason})" if reason else ""
 
-    def _meta(self, admin: str, via: str) -> dict[str, Any]:
-        return {"admin": admin, "via": via}
+    @staticmethod
+    def _meta(admin: str, via: str, request_id: str | None = None) -> dict[str, Any]:
+        meta = {"admin": admin, "via": via}
+        if request_id:
+            meta["request_id"] = request_id
+        return meta
 
     # -- money -----------------------------------------------------------------------------------
 
@@ -185,7 +189,7 @@ class Actions:
         async def body(tx: LedgerTx) -> dict[str, Any]:
             done = await tx.credit(channel, name, n, type=GRANT, kind=Kind.EARN,
                                    reason=why or "admin grant", related_user=admin,
-                                   metadata=self._meta(admin, via))
+                                   metadata=self._meta(admin, via, request_id))
             if not done.ok:
                 raise Refused(f"{name} may not be paid yet ({done.error}); nothing moved")
             return {"username": done.postings[0].username, "amount": n, "balance": done.balance,
@@ -212,7 +216,7 @@ class Actions:
         async def body(tx: LedgerTx) -> dict[str, Any]:
             done = await tx.debit(channel, account, n, type=DEDUCT, kind=Kind.CORRECTION,
                                   reason=why or "admin deduction", related_user=admin,
-                                  metadata=self._meta(admin, via))
+                                  metadata=self._meta(admin, via, request_id))
             if not done.ok:
                 raise Refused(f"insufficient: {account} has {fmt(done.balance)}, less than "
                               f"{fmt(n)}; nothing was deducted")
@@ -240,7 +244,7 @@ class Actions:
         async def body(tx: LedgerTx) -> dict[str, Any]:
             old = await tx.balance(channel, account)
             diff = new - old
-            meta = {**self._meta(admin, via), "old": old, "new": new}
+            meta = {**self._meta(admin, via, request_id), "old": old, "new": new}
             if diff > 0:
                 await tx.credit(channel, account, diff, type=SET_BALANCE, kind=Kind.CORRECTION,
                                 reason="admin set balance", related_user=admin, metadata=meta)

@@ -182,9 +182,13 @@ class Actions:
     async def grant(self, channel: str, admin: str, target: object, amount: object,
                     reason: object = None, *, via: str = "pm", request_id: str | None = None,
                     ) -> dict[str, Any]:
-        """Credit ``amount`` (``admin_grant``; the account is created if needed)."""
+        """Credit ``amount`` (``admin_grant``; the account is created if needed). A banned user
+        earns nothing, an admin's grant included."""
         name, n, why = self._target(target), check_amount(amount), check_reason(reason)
         fmt = self.ctx.format_amount
+        if self.ctx.identity.is_banned(channel, name):
+            raise Refused(f"{name} is banned from the economy and earns nothing: unban first; "
+                          "nothing moved")
 
         async def body(tx: LedgerTx) -> dict[str, Any]:
             done = await tx.credit(channel, name, n, type=GRANT, kind=Kind.EARN,

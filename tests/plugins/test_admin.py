@@ -131,6 +131,8 @@ async def test_ban_and_unban(make_app: MakeApp) -> None:
     assert "suspended" in note and "cheating" in note
     assert await app.pm("bob", "tip @alice 5") == ["⛔ Your economy access is suspended."]
     assert "can't receive tips" in (await app.pm("alice", "tip @bob 5"))[0]
+    assert "banned from the economy and earns nothing" in await admin(app, "grant @bob 5")
+    assert await app.balance("bob") == 1000
     assert "may use the economy again" in await admin(app, "unban @bob")
     assert "not banned" in await admin(app, "unban @bob")
     assert "restored" in app.pms_to("bob")[-1]

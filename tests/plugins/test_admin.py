@@ -174,16 +174,37 @@ async def test_announce_posts_verbatim(make_app: MakeApp) -> None:
 
 
 async def test_reload_is_the_sighup_reload(make_app: MakeApp, tmp_path: Path) -> None:
+    import tomllib
+
+    import attrs
+    import tomli_w
+
+    from economy_core.config import render_effective_config
+
     app = await admin_app(make_app)
-    app.app.config = app.app.config.__class__(**{**_fields(app.app.config),
-                                                 "source": str(tmp_path / "missing.toml")})
+    path = tmp_path / "economy.toml"
+    app.app.config = attrs.evolve(app.app.config, source=str(path))
+
+    def write(edit: Any) -> None:
+        data = tomllib.loads(render_effective_config(app.app.config))
+        edit(data)
+        path.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+    write(lambda d: d["plugins"]["admin"].update(rain_message="☔ +{amount}!"))
+    reply = await admin(app, "reload")
+    assert reply.startswith("✅ configuration reloaded from") and str(path) in reply
+    assert app.plugin("admin").ctx.config.rain_message == "☔ +{amount}!"
+
+    write(lambda d: d["plugins"]["admin"].update(rain_message="{nope}"))  # a bad template
     reply = await admin(app, "reload")
     assert reply.startswith("❌ reload failed") and "previous configuration" in reply
+    assert app.plugin("admin").ctx.config.rain_message == "☔ +{amount}!"
 
-
-def _fields(config: Any) -> dict[str, Any]:
-    import attrs
-    return {a.name: getattr(config, a.name) for a in attrs.fields(type(config)) if a.init}
+    write(lambda d: d["database"].update(url="sqlite+aiosqlite:///elsewhere.db"))
+    reply = await admin(app, "reload")
+    assert reply.startswith("❌ reload refused: database changed")
+    path.unlink()
+    assert (await admin(app, "reload")).startswith("❌ reload failed")
 
 
 class Contributor:

@@ -15,7 +15,7 @@ The admin rain lives here, not in the ``rain`` plugin: that one is the ambient, 
 (no command); this one is an admin's deliberate award (``admin_rain``), so there is one way to
 do each.
 
-**Inspection** (:mod:`.inspect`): ``econ:stats``, ``econ:user <name>``, ``econ:health``, built
+**Inspection** (:mod:`.inspection`): ``econ:stats``, ``econ:user <name>``, ``econ:health``, built
 from ledger aggregates, the core's health check and the plugins' ``economy_stats`` sections and
 profile fields (the gambling figures come from the gambling plugin's own ``econ:gambling`` and
 its ``economy_stats`` section).
@@ -47,7 +47,7 @@ from economy_core import (
     endpoint,
 )
 
-from . import inspect, tables
+from . import inspection, tables
 from .actions import (
     DEDUCT,
     GRANT,
@@ -168,22 +168,22 @@ class Admin:
 
     @command("econ:stats", admin=True, help="The channel economy at a glance (admin)")
     async def econ_stats(self, call: CommandCall) -> list[str]:
-        data = await inspect.channel_stats(self.ctx, call.channel)
-        found = await inspect.sections(self.ctx, call.channel)
-        return ["\n".join(inspect.stats_lines(data, found, self._fmt))]
+        data = await inspection.channel_stats(self.ctx, call.channel)
+        found = await inspection.sections(self.ctx, call.channel)
+        return ["\n".join(inspection.stats_lines(data, found, self._fmt))]
 
     @command("econ:user", admin=True, help="Everything about one user (admin): econ:user <name>")
     async def econ_user(self, call: CommandCall, user: Username) -> str:
-        data = await inspect.user_report(self.ctx, call.channel, user)
+        data = await inspection.user_report(self.ctx, call.channel, user)
         if data is None:
             return f"❓ {user} has no account here."
-        return "\n".join(inspect.user_lines(data, self._fmt))
+        return "\n".join(inspection.user_lines(data, self._fmt))
 
     @command("econ:health", admin=True,
              help="Bot health and economic health: circulation, median, participation (admin)")
     async def econ_health(self, call: CommandCall) -> str:
-        data = await inspect.economic_health(self.ctx, call.channel)
-        return "\n".join(inspect.health_lines(data, self._fmt))
+        data = await inspection.economic_health(self.ctx, call.channel)
+        return "\n".join(inspection.health_lines(data, self._fmt))
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -261,11 +261,11 @@ class Admin:
     @endpoint("economy.stats", help="Accounts, present, active today, circulation, today's "
                                     "flows, and every plugin's statistics section")
     async def api_stats(self, request: ApiRequest) -> dict[str, Any]:
-        data = await inspect.channel_stats(self.ctx, request.channel)
-        found = await inspect.sections(self.ctx, request.channel)
-        return {**data, "sections": inspect.section_data(found)}
+        data = await inspection.channel_stats(self.ctx, request.channel)
+        found = await inspection.sections(self.ctx, request.channel)
+        return {**data, "sections": inspection.section_data(found)}
 
     @endpoint("economy.health", help="The bot's health check plus circulation, median "
                                      "balance, participation and today's net flow")
     async def api_health(self, request: ApiRequest) -> dict[str, Any]:
-        return await inspect.economic_health(self.ctx, request.channel)
+        return await inspection.economic_health(self.ctx, request.channel)

@@ -22,8 +22,16 @@ from .commands import (
     shown,
 )
 from .config import setting
-from .context import CapabilityError, PluginContext
-from .contract import MODERATION, Announcement, Catalogue, Contract, Counter, PostingType
+from .context import CapabilityError, PluginContext, ReloadResult
+from .contract import (
+    CONFIG_RELOAD,
+    MODERATION,
+    Announcement,
+    Catalogue,
+    Contract,
+    Counter,
+    PostingType,
+)
 from .cron import CronError, CronSpec
 from .db import NAMING, UtcDateTime, chunks
 from .endpoints import ApiError, ApiRequest, endpoint
@@ -49,6 +57,7 @@ from .hooktypes import (
     PriceAdjustment,
     PriceQuote,
     ProfileField,
+    StatsSection,
 )
 from .ledger import (
     ESCROW_CLOSED,
@@ -70,7 +79,8 @@ from .text import render, template_validator
 from .triggers import Cap, ChatContext, EarningTrigger, PlayingMedia, TriggerHit
 
 __all__ = [
-    "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING", "WITHHELD",
+    "CONFIG_RELOAD", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING",
+    "WITHHELD",
     "Amount", "Announcement", "ApiError", "ApiRequest", "Approval", "ApprovalRequested",
     "ApprovalResolved", "ArgumentError", "Ask", "Award", "AwardRequest", "Cap",
     "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
@@ -78,8 +88,9 @@ __all__ = [
     "Health", "Job", "Kind", "LedgerTx",
     "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
-    "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "Rest",
-    "RoomSnapshot", "RoomUser", "Schema", "TriggerHit", "TxResult", "UserArrived", "UserJoined",
+    "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "ReloadResult",
+    "Rest", "RoomSnapshot", "RoomUser", "Schema", "StatsSection", "TriggerHit", "TxResult",
+    "UserArrived", "UserJoined",
     "UserLeft", "Username", "UtcDateTime", "chunks", "command", "endpoint", "hookimpl", "hookspec",
     "hookspecs", "inserted_id", "render", "setting", "shown", "template_validator", "user_key"
 ]

@@ -318,6 +318,6 @@ class ApiServer:
         raise _Refusal(BAD_REQUEST, f"bad request: unknown channel {_shown(value)}")
 
     async def _health(self) -> dict[str, Any]:
-        health = await check_health(self._database_up, self._bus_up, self._log)
-        return {"status": "ok" if health.ok else "degraded", "database": health.database,
-                "bus": health.bus, "time": self._clock.now().isoformat()}
+        """The shared health check (:func:`economy_core.health.check_health`), as a dict."""
+        health = await check_health(self._database_up, self._bus_up, self._clock, self._log)
+        return health.as_dict()

@@ -49,8 +49,9 @@ from .context import (
     PluginMembers,
     PluginOutbox,
     PluginScheduler,
+    ReloadResult,
 )
-from .contract import MODERATION, Catalogue, CataloguePolicy, contract_of
+from .contract import CONFIG_RELOAD, MODERATION, Catalogue, CataloguePolicy, contract_of
 from .core_commands import CoreCommands
 from .db import check_table_prefix, make_engine, migrate
 from .dispatch import Dispatcher
@@ -112,14 +113,6 @@ def _event_type(event: Event) -> str:
 RESTART_ONLY = ("nats", "channels", "database", "metrics", "bot", "clock", "outbox",
                 "ignored_users")
 """Core sections a running bot cannot switch: a reload that changes one is refused whole."""
-
-
-@attrs.frozen
-class ReloadResult:
-    """What a reload did: ``ok`` and a message for the operator."""
-
-    ok: bool
-    message: str
 
 
 @attrs.define
@@ -199,16 +192,6 @@ class EconomyApp:
         await self.counter_store.save(values)
         self.metrics.saved(values)
 
-    async def _database_up(self) -> bool:
-        return await database_ping(self.engine)
-
-    def _bus_up(self) -> bool:
-        return self._bus is None or bool(self._bus.connected)
-
-    async def health(self) -> Health:
-        """Database and NATS up? The check behind ``system.health`` and ``/health``."""
-        return await check_health(self._database_up, self._bus_up, log)
-
     # -- start-up -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -271,14 +254,16 @@ class EconomyApp:
         self.router.register_plugin("core", CoreCommands(
             self.router, self.identity, self.clock, lambda: self.core.currency,
             lambda: list(self.plugins)))
-        self.router.register_plugin("core", ApprovalCommands(self.approvals, self.clock,
-                                                             self.format_amount))
+        approval_commands = ApprovalCommands(self.approvals, self.clock, self.format_amount)
+        self.router.register_plugin("core", approval_commands)
         self.api = ApiServer(
             lambda: self.core.api, channels=lambda: [c.channel for c in self.core.channels],
-            clock=self.clock, database_up=self._database_up, bus_up=self._bus_up,
+            clock=self.clock, database_up=lambda: database_ping(self.engine),
+            bus_up=self._bus_up,
             on_outcome=lambda command, outcome: self.metrics.api_requests.inc(
                 {"command": command, "outcome": outcome}),
             log=logging.getLogger("economy_core.api"))
+        self.api.register_plugin("core", approval_commands)  # approval.list, approval.resolve
 
         self._block_disabled_plugins()
         for info in self.plugin_infos:
@@ -364,6 +349,7 @@ class EconomyApp:
             approvals=PluginApprovals(self.approvals, name),
             moderation=(Moderation(self.identity) if MODERATION in contract.capabilities
                         else None),
+            reload=(self.reload_from_file if CONFIG_RELOAD in contract.capabilities else None),
             health=self.health)
         instance = info.cls(ctx)
         register_plugin(self.plugin_manager, name, instance)
@@ -459,6 +445,15 @@ class EconomyApp:
                               ).warning("%s", note)
 
     # -- services handed to plugins -----------------------------------------------------------
+
+    async def health(self) -> Health:
+        """The health check every front-end shares (``system.health``, ``ctx.health()``, an
+        HTTP ``/health``): the database answers ``SELECT 1`` and the bus is connected (no bus:
+        tests without NATS count as connected)."""
+        return await check_health(lambda: database_ping(self.engine), self._bus_up, self.clock)
+
+    def _bus_up(self) -> bool:
+        return self._bus is None or bool(self._bus.connected)
 
     def format_amount(self, amount: int) -> str:
         """An amount of the currency as users see it (a plugin may override the format)."""

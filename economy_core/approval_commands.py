@@ -4,16 +4,23 @@
 Registered with the router as part of the core (admin commands: CyTube rank ≥
 ``admin.owner_level``). Plugins may add shortcuts of their own for their kinds (e.g.
 ``approve_gif @user``) on the same service.
+
+The same object declares the core's endpoints ``approval.list`` (what waits in the channel) and
+``approval.resolve`` (``id``, ``approve``: true/false, ``note``?, ``by``?): registered with the
+API server next to ``system.*``. A retried resolve of an approval already resolved the same way
+by the same name answers as the first did (``replayed: true``) and moves nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from .approvals import APPROVAL_CLOSED, NO_DELIVERY, UNKNOWN_APPROVAL, Approval, Approvals
 from .clock import Clock
 from .commands import CommandCall, Rest, command
+from .endpoints import ApiError, ApiRequest, endpoint
 
 MAX_LISTED = 15
 """Approvals one ``approvals`` reply lists (the oldest; the rest are counted)."""
@@ -97,3 +104,42 @@ class ApprovalCommands:
             return f"✅ Approved #{a.id}: {a.requester}'s {label} ({a.summary})."
         return (f"↩️ Rejected #{a.id}: {a.requester}'s {label}; {self._fmt(a.cost)} refunded "
                 "and they were told.")
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def _data(self, a: Approval) -> dict[str, Any]:
+        return {"id": a.id, "kind": a.kind, "label": self._approvals.label(a.kind),
+                "requester": a.requester, "cost": a.cost, "summary": a.summary,
+                "status": a.status, "created_at": a.created_at.isoformat(),
+                "resolver": a.resolver, "note": a.note}
+
+    @endpoint("approval.list", help="Purchases waiting for an admin's approval in the channel")
+    async def api_list(self, request: ApiRequest) -> dict[str, Any]:
+        waiting = await self._approvals.pending(request.channel)
+        return {"pending": [self._data(a) for a in waiting]}
+
+    @endpoint("approval.resolve", help="Approve or reject (full refund) one waiting purchase: "
+                                       "id, approve (true/false), note?, by?")
+    async def api_resolve(self, request: ApiRequest) -> dict[str, Any]:
+        args = request.args
+        approval_id, approve = args.get("id"), args.get("approve")
+        if isinstance(approval_id, bool) or not isinstance(approval_id, int):
+            raise ApiError("id (a whole number) is required")
+        if not isinstance(approve, bool):
+            raise ApiError("approve (true or false) is required")
+        note, by = args.get("note", ""), args.get("by")
+        if not isinstance(note, str):
+            raise ApiError("note must be text")
+        resolver = by if isinstance(by, str) and by.strip() else f"api:{request.caller}"
+        found = await self._approvals.get(approval_id)
+        if found is None or found.channel != request.channel:
+            raise ApiError("No such approval.")
+        wanted = "approved" if approve else "rejected"
+        if found.status == wanted and found.resolver == resolver:
+            return {"approval": self._data(found), "replayed": True}
+        done = await self._approvals.resolve(approval_id, approve=approve, by=resolver,
+                                             note=note)
+        if not done.ok or done.approval is None:
+            raise ApiError(closed_text(done.approval, done.error,
+                                       self._approvals.label(found.kind)))
+        return {"approval": self._data(done.approval), "replayed": False}

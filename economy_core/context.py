@@ -26,7 +26,7 @@ from .approvals import PluginApprovals
 from .awards import Awards
 from .clock import Clock
 from .config import CoreConfig
-from .contract import MODERATION, Catalogue
+from .contract import CONFIG_RELOAD, MODERATION, Catalogue
 from .dispatch import Dispatcher
 from .health import Health
 from .hookspecs import economy_display_name
@@ -159,6 +159,14 @@ class Moderation:
         return await self._identity.unban(channel, username)
 
 
+@attrs.frozen
+class ReloadResult:
+    """What a configuration reload did: ``ok`` and a message for the operator."""
+
+    ok: bool
+    message: str
+
+
 class CapabilityError(RuntimeError):
     """A plugin used a core power its contract does not declare."""
 
@@ -223,9 +231,25 @@ class PluginContext(Generic[C]):
     """Purchases that wait for an admin, their charge held in escrow (``register``,
     ``request``, ``resolve``, ``pending``)."""
     _moderation: Moderation | None = None
-    health: Callable[[], Awaitable[Health]] | None = None
-    """The bot's health check (database and NATS up?), the same as ``system.health`` and
-    ``/health``; None only in a context built outside the app."""
+    _reload: Callable[[], Awaitable[ReloadResult]] | None = None
+    _health: Callable[[], Awaitable[Health]] | None = None
+
+    async def reload(self) -> ReloadResult:
+        """Re-read the configuration file exactly as SIGHUP does (all or nothing; a bad file or
+        a restart-only change leaves the running configuration as it was; never raises for a
+        bad file). Only for a plugin whose contract declares the ``config_reload`` capability
+        (anything else raises :class:`CapabilityError`)."""
+        if self._reload is None:
+            raise CapabilityError(f"plugin {self.name!r} did not declare the "
+                                  f"{CONFIG_RELOAD!r} capability (Contract.capabilities)")
+        return await self._reload()
+
+    async def health(self) -> Health:
+        """The core's health check (database answering, NATS connected), the same one
+        ``system.health`` answers with."""
+        if self._health is None:
+            raise RuntimeError("no health check is wired into this context")
+        return await self._health()
 
     @property
     def moderation(self) -> Moderation:

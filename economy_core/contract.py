@@ -18,7 +18,8 @@ A plugin class states, as data the manager reads before anything is constructed:
   declared type with another kind;
 - ``counters``: the daily counters it keeps (each counter belongs to one plugin; the ledger
   refuses to bump a counter that no enabled plugin declared);
-- ``capabilities``: core powers beyond the plain plugin view (:data:`MODERATION`: ban and unban);
+- ``capabilities``: core powers beyond the plain plugin view (:data:`MODERATION`: ban and unban;
+  :data:`CONFIG_RELOAD`: re-read the config file as SIGHUP does);
 - ``announcements``: the kinds of public chat line it posts through ``ctx.announcer`` (each
   kind belongs to one plugin; ``[announcements] disabled`` switches kinds off by name);
 - hook specs it publishes: a ``@staticmethod`` ``economy_addhooks(pluginmanager)`` hook
@@ -48,7 +49,10 @@ from .ledger import Kind
 MODERATION = "moderation"
 """Capability: ban and unban users from the economy (``ctx.moderation``)."""
 
-CAPABILITIES = frozenset({MODERATION})
+CONFIG_RELOAD = "config_reload"
+"""Capability: reload the configuration file, all or nothing, as SIGHUP does (``ctx.reload``)."""
+
+CAPABILITIES = frozenset({MODERATION, CONFIG_RELOAD})
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_.]*")
 

@@ -28,7 +28,14 @@ from .events import (
 
 if TYPE_CHECKING:
     from .commands import CommandCall
-    from .hooktypes import AwardRequest, Multiplier, PriceAdjustment, PriceQuote, ProfileField
+    from .hooktypes import (
+        AwardRequest,
+        Multiplier,
+        PriceAdjustment,
+        PriceQuote,
+        ProfileField,
+        StatsSection,
+    )
     from .ledger import Posting
 
 PROJECT = "cytube_economy"
@@ -145,6 +152,14 @@ def economy_display_name(channel: str, username: str) -> str | None:
     ``"alice [Night Owl]"`` for a user who owns a title; None when the plugin has nothing to
     add. The announcer asks it for every ``{user}`` it renders (``ctx.display_name`` asks it
     for a plugin). Must be read-only and cheap (it may run inside a ledger transaction)."""
+
+
+@hookspec
+def economy_stats(channel: str) -> list[StatsSection] | StatsSection | None:
+    """Async collect. The plugin's figures for the channel statistics an admin inspects (and the
+    API's statistics endpoint returns): titled sections of lines plus the same numbers as
+    figures, computed from the plugin's own data. Must be read-only; may be slower than a
+    profile field (asked on demand only)."""
 
 
 @hookspec

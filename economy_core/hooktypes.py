@@ -4,7 +4,7 @@ multipliers, profile fields, command-line commands."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -93,3 +93,18 @@ class CliCommand:
     help: str
     run: Callable[[argparse.Namespace, Any], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def _lines(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class StatsSection:
+    """A plugin's part of the channel statistics (the ``economy_stats`` hook): a ``title``, the
+    human-readable ``lines`` an admin's inspection command shows, and the same figures as
+    machine-readable ``figures`` (name → number or text) for the request-reply API."""
+
+    title: str
+    lines: tuple[str, ...] = attrs.field(converter=_lines, factory=tuple)
+    figures: Mapping[str, int | float | str] = attrs.field(factory=dict)

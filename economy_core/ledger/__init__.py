@@ -67,6 +67,7 @@ from .model import (
     Account,
     Award,
     CapState,
+    ChannelTotals,
     Escrow,
     Holder,
     Kind,
@@ -91,7 +92,8 @@ from .tx import LedgerTx
 __all__ = [
     "DEFAULT_MAX_BATCH", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "LEDGER_COMPONENT",
     "LEDGER_SCHEMA_VERSION", "MAX_AMOUNT", "UNKNOWN_ESCROW", "WITHHELD", "Account", "Award",
-    "CapState", "EarnGate", "Escrow", "Holder", "Kind", "Ledger", "LedgerError", "LedgerTx",
+    "CapState", "ChannelTotals", "EarnGate", "Escrow", "Holder", "Kind", "Ledger", "LedgerError",
+    "LedgerTx",
     "LedgerView", "Mismatch", "Posting", "TxResult", "WritePolicy", "accounts", "caps",
     "check_amount", "daily_counters", "escrows", "idempotency", "ledger_metadata",
     "transactions",

@@ -58,6 +58,18 @@ class Account:
 
 
 @attrs.frozen
+class ChannelTotals:
+    """The sums over every account of one channel (:meth:`LedgerView.totals`)."""
+
+    accounts: int
+    circulation: int
+    lifetime_earned: int
+    lifetime_spent: int
+    gambled_in: int
+    gambled_out: int
+
+
+@attrs.frozen
 class Holder:
     """An account reduced to what a balance rule needs."""
 

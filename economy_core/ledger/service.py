@@ -20,6 +20,7 @@ from .model import (
     LEDGER_SCHEMA_VERSION,
     Account,
     CapState,
+    ChannelTotals,
     Escrow,
     Holder,
     Kind,
@@ -131,6 +132,27 @@ class LedgerView(MoneyMoves):
         result = await self._read(sa.select(sa.func.coalesce(sa.func.sum(accounts.c.balance), 0))
                                   .where(accounts.c.channel == channel))
         return int(result.scalar_one())
+
+    async def totals(self, channel: str) -> ChannelTotals:
+        """Accounts, Σ balances and Σ of each lifetime counter in the channel (one query)."""
+        a = accounts
+        row = (await self._read(sa.select(
+            sa.func.count(), *(sa.func.coalesce(sa.func.sum(c), 0) for c in (
+                a.c.balance, a.c.lifetime_earned, a.c.lifetime_spent, a.c.gambled_in,
+                a.c.gambled_out))).where(a.c.channel == channel))).one()
+        return ChannelTotals(*(int(v) for v in row))
+
+    async def daily_totals(self, channel: str, day: date) -> tuple[dict[str, int], int]:
+        """Every daily counter of the channel on ``day`` summed over its users (counter → Σ),
+        and how many users have any counter that day (the day's active users)."""
+        d = daily_counters
+        sums = await self._read(
+            sa.select(d.c.counter, sa.func.sum(d.c.value).label("total"))
+            .where(d.c.channel == channel, d.c.day == day).group_by(d.c.counter))
+        users = await self._read(
+            sa.select(sa.func.count(sa.distinct(d.c.user_key)))
+            .where(d.c.channel == channel, d.c.day == day))
+        return {r.counter: int(r.total) for r in sums}, int(users.scalar_one())
 
     async def open_escrows(self, channel: str | None = None,
                            purpose: str | None = None) -> list[Escrow]:

@@ -21,15 +21,23 @@ The engine (:mod:`.engine`) keeps the events' path free of reads.
 
 ``achievements``: earned ones with their dates, the visible unearned ones with a 10-cell
 progress bar (current / threshold), and how many hidden ones remain.
+
+Endpoints: ``achievement.list`` (the visible configured achievements; with ``username``, the
+ones that user earned, with dates) and ``achievement.grant`` (``username``, ``id``: awards one
+through the same once-only payment as the checks; granting an earned one again pays nothing and
+says ``already_earned``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pluggy
 
 from economy_core import (
+    ApiError,
+    ApiRequest,
     Catalogue,
     ChatMessage,
     CommandCall,
@@ -41,6 +49,7 @@ from economy_core import (
     PostingType,
     ProfileField,
     command,
+    endpoint,
     hookimpl,
     user_key,
 )
@@ -207,3 +216,54 @@ class Achievements:
         if not lines:
             return "🏆 No achievements here yet."
         return "\n".join([f"🏆 Achievements ({len(earned)} earned):", *lines])
+
+    # -- endpoints --------------------------------------------------------------------------------
+
+    @endpoint("achievement.list", help="The visible achievements (id, description, reward); "
+                                       "with username, the ones that user earned")
+    async def api_list(self, request: ApiRequest) -> dict[str, Any]:
+        listed = [{"id": a.id, "description": a.description, "reward": a.reward}
+                  for a in self.engine.active() if not a.hidden]
+        name = request.args.get("username")
+        if name is None:
+            return {"achievements": listed}
+        if not isinstance(name, str) or not name.strip("@ "):
+            raise ApiError("username must be a user name")
+        configured = {a.id: a for a in self.ctx.config.achievements}
+        earned = self.engine.earned.get((request.channel, user_key(name.lstrip("@"))), {})
+        return {"achievements": listed, "username": name.lstrip("@"), "earned": [
+            {"id": ident, "at": at.isoformat(),
+             "description": configured[ident].description if ident in configured else ident}
+            for ident, at in sorted(earned.items(), key=lambda item: (item[1], item[0]))]}
+
+    @endpoint("achievement.grant", help="Award an achievement: username, id (paid once per "
+                                        "user and id; a repeat pays nothing)")
+    async def api_grant(self, request: ApiRequest) -> dict[str, Any]:
+        name, ident = request.args.get("username"), request.args.get("id")
+        if not isinstance(name, str) or not name.strip("@ "):
+            raise ApiError("username (a user name) is required")
+        found = next((a for a in self.engine.active() if a.id == ident), None)
+        if found is None:
+            raise ApiError(f"no enabled achievement with id {str(ident)[:40]!r}")
+        channel = request.channel
+        account = await self.ctx.ledger.account(channel, name.strip().lstrip("@"))
+        if account is None:
+            raise ApiError(f"{name[:30]} has no account here")
+        key = account.user_key
+        if found.id in self.engine.earned.get((channel, key), {}):
+            return {"username": account.username, "id": found.id, "granted": False,
+                    "already_earned": True, "paid": 0}
+        if self.ctx.identity.is_banned(channel, account.username):
+            raise ApiError(f"{account.username} is banned from the economy")
+        earned = await award.pay(self.ctx, channel, [(account.username, found)])
+        for e in earned:
+            self.engine.earned.setdefault((channel, key), {})[e.achievement.id] = e.at
+        await award.tell(self.ctx, channel, earned)
+        self.ctx.log.info("audit: achievement.grant in %s by api:%s: target=%r id=%r paid=%s",
+                          channel, request.caller, account.username, found.id,
+                          [e.paid for e in earned])
+        if not earned:
+            raise ApiError(f"{account.username} may not be paid yet (onboarding); nothing "
+                           "was granted")
+        return {"username": account.username, "id": found.id, "granted": True,
+                "already_earned": False, "paid": earned[0].paid}

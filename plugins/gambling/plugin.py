@@ -32,6 +32,7 @@ from economy_core import (
     Kind,
     PluginContext,
     PostingType,
+    StatsSection,
     Username,
     command,
     hookimpl,
@@ -213,6 +214,23 @@ class Gambling:
         if not _WHOLE.fullmatch(word):  # the range is the game's own check (it says the limits)
             return f"wager: expected a whole number, got {shown(wager or '')}\n{HEIST_USAGE}"
         return await self.heists.start(call.channel, call.username, int(word))
+
+    @hookimpl
+    async def economy_stats(self, channel: str) -> StatsSection:
+        """The house's figures for the admin's statistics (from this plugin's own data)."""
+        lines, figures = await self._house(channel)
+        return StatsSection("Gambling", lines, figures)
+
+    async def _house(self, channel: str) -> tuple[list[str], dict[str, Any]]:
+        return await stats.house_report(self.ctx.db, self.ctx.ledger, channel,
+                                        odds.spin_return(self.ctx.config.spin.payouts),
+                                        self.ctx.format_amount)
+
+    @command("econ:gambling", admin=True,
+             help="The house: wagered, paid, profit, actual and configured edge (admin)")
+    async def econ_gambling(self, call: CommandCall) -> str:
+        lines, _ = await self._house(call.channel)
+        return "\n".join(["🎰 Gambling", *lines])
 
     @command("gambling", help="Your gambling stats", aliases=("stats",),
              listed=lambda self: self.ctx.config.enabled)

@@ -70,3 +70,38 @@ def summary(found: dict[str, GameStats], fmt: Callable[[int], str]) -> str:
             f"heists {plays('heist')}\n"
             f"Biggest win +{fmt(biggest_win)} · biggest loss −{fmt(biggest_loss)} · "
             f"net {sign}{fmt(abs(net))}")
+
+
+async def channel_plays(db: PluginDatabase, channel: str) -> tuple[int, dict[str, int]]:
+    """(how many users ever played, game → games played) in one channel."""
+    s = tables.stats
+    async with db.connect() as conn:
+        gamblers = await conn.scalar(sa.select(sa.func.count(sa.distinct(s.c.user_key)))
+                                     .where(s.c.channel == channel))
+        rows = await conn.execute(sa.select(s.c.game, sa.func.sum(s.c.plays).label("plays"))
+                                  .where(s.c.channel == channel).group_by(s.c.game)
+                                  .order_by(s.c.game))
+        return int(gamblers or 0), {r.game: int(r.plays) for r in rows}
+
+
+async def house_report(db: PluginDatabase, ledger: Any, channel: str,
+                       configured_slot_return: float,
+                       fmt: Callable[[int], str]) -> tuple[list[str], dict[str, Any]]:
+    """The house's figures (``econ:gambling`` and the ``economy_stats`` section): wagered and
+    paid (the ledger's gamble-class totals, which only games write), profit, the actual edge
+    (in − out) / in × 100, the configured slot edge (1 − Σ m·p) × 100, gamblers and games."""
+    totals = await ledger.totals(channel)
+    wagered, paid = int(totals.gambled_in), int(totals.gambled_out)
+    gamblers, games = await channel_plays(db, channel)
+    edge = round((wagered - paid) / wagered * 100, 2) if wagered else None
+    slot_edge = round((1 - configured_slot_return) * 100, 2)
+    shown_edge = "n/a" if edge is None else f"{edge:g}%"
+    lines = [f"Wagered {fmt(wagered)} · paid {fmt(paid)} · house profit {wagered - paid:+,}",
+             f"Actual edge {shown_edge} · configured slot edge {slot_edge:g}%",
+             f"{gamblers} gambler(s) · games: "
+             + (", ".join(f"{g} {n:,}" for g, n in games.items()) or "none yet")]
+    figures: dict[str, Any] = {"wagered": wagered, "paid": paid, "profit": wagered - paid,
+                               "actual_edge_percent": edge if edge is not None else "n/a",
+                               "slot_edge_percent": slot_edge, "gamblers": gamblers,
+                               **{f"games.{g}": n for g, n in games.items()}}
+    return lines, figures

@@ -21,6 +21,8 @@
   The shop's ``buy`` reaches the purchase through ``economy_purchase`` and lists it through
   ``economy_shop_lines`` (hooks the shop publishes and calls for items it does not sell itself;
   implemented here as optional hooks).
+- **Endpoints:** ``rank.get`` and ``rank.set`` (also as ``admin.set_rank``, for clients allowed
+  ``admin.*``), the same rules as ``rank`` and ``set_rank``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 import pluggy
 
 from economy_core import (
+    ApiError,
+    ApiRequest,
     AwardRequest,
     CommandCall,
     Contract,
@@ -47,6 +51,7 @@ from economy_core import (
     UserJoined,
     Username,
     command,
+    endpoint,
     hookimpl,
     user_key,
 )
@@ -258,35 +263,91 @@ class Ranks:
     async def set_rank(self, call: CommandCall, user: Username, rank: Rest) -> str:
         """Exact rank names (any case). The set rank holds until the user's earnings reach a
         higher rank than they had earned when it was set."""
+        try:
+            done = await self.set_rank_to(call.channel, call.username, user, rank)
+        except ApiError as refused:
+            return str(refused)
+        return f"✅ {done['username']} is now {done['rank']} (was {done['was']})."
+
+    async def set_rank_to(self, channel: str, by: str, user: str,
+                          rank: str) -> dict[str, Any]:
+        """Set ``user``'s rank to the tier named ``rank`` (any case), stored with ``by``, the
+        user PM'd (transactional); raises :class:`ApiError` with the reply for an unknown rank
+        or user. Shared by ``set_rank`` and the ``rank.set`` / ``admin.set_rank`` endpoints."""
         cfg = self.cfg
         index = find_tier(cfg.tiers, rank)
         if index is None:
-            return (f"No rank called {str(rank)[:40]!r}. Ranks: "
-                    f"{', '.join(t.name for t in cfg.tiers)}")
-        account = await self.ctx.ledger.account(call.channel, user)
+            raise ApiError(f"No rank called {str(rank)[:40]!r}. Ranks: "
+                           f"{', '.join(t.name for t in cfg.tiers)}")
+        account = await self.ctx.ledger.account(channel, user)
         if account is None:
-            return f"No account for {user} yet."
-        old = self.store.get(call.channel, account.user_key)
+            raise ApiError(f"No account for {user} yet.")
+        old = self.store.get(channel, account.user_key)
         level = level_of(cfg, index)
         gained = level if level > level_of(cfg, min(old.tier, len(cfg.tiers) - 1)) else 0
         change = Change(account.username, old, index, tier_of(cfg.tiers, account.lifetime_earned),
-                        max(old.level_pending, gained), set_by=call.username)
+                        max(old.level_pending, gained), set_by=by)
         async with self.store.lock:
             async with self.ctx.db.begin() as conn:
-                await self.store.write(conn, call.channel, [change], self.ctx.clock.now())
-            self.store.remember(call.channel, [change])
+                await self.store.write(conn, channel, [change], self.ctx.clock.now())
+            self.store.remember(channel, [change])
         name = cfg.tiers[index].name
-        self.ctx.outbox.notify(call.channel, account.username,
+        self.ctx.outbox.notify(channel, account.username,
                                f"🎖️ An admin set your rank to {name}. Perks: "
                                f"{self.perks(index).describe()}", transactional=True)
-        await self.ctx.hooks.broadcast(hookspecs.economy_rank_reached, channel=call.channel,
+        self.ctx.log.info("audit: set_rank in %s by %s: target=%r rank=%r", channel, by,
+                          account.username, name)
+        await self.ctx.hooks.broadcast(hookspecs.economy_rank_reached, channel=channel,
                                        username=account.username, tier_index=index,
                                        tier_name=name)
         if change.level_pending:
-            await self.promoter.ask_levels(call.channel,
-                                           [(account.username, change.level_pending)])
+            await self.promoter.ask_levels(channel, [(account.username, change.level_pending)])
         was = cfg.tiers[min(old.tier, len(cfg.tiers) - 1)].name
-        return f"✅ {account.username} is now {name} (was {was})."
+        return {"username": account.username, "rank": name, "rank_index": index, "was": was,
+                "by": by}
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _api_user(request: ApiRequest) -> str:
+        name = request.args.get("username")
+        if not isinstance(name, str) or not name.strip("@ "):
+            raise ApiError("username (a user name) is required")
+        return name.strip().lstrip("@")
+
+    @endpoint("rank.get", help="A user's rank: username → rank, rank_index, lifetime_earned, "
+                               "next rank and what is left to it")
+    async def api_rank_get(self, request: ApiRequest) -> dict[str, Any]:
+        name = self._api_user(request)
+        account = await self.ctx.ledger.account(request.channel, name)
+        if account is None:
+            return {"found": False, "username": name}
+        cfg = self.cfg
+        standing = self.store.get(request.channel, account.user_key)
+        tier = min(standing.tier, len(cfg.tiers) - 1)
+        nxt = next_promotion(cfg.tiers, standing.tier, standing.held)
+        return {"found": True, "username": account.username, "rank": cfg.tiers[tier].name,
+                "rank_index": tier, "lifetime_earned": account.lifetime_earned,
+                "next_rank": None if nxt is None else cfg.tiers[nxt].name,
+                "to_next": None if nxt is None else max(
+                    0, cfg.tiers[nxt].min_lifetime_earned - account.lifetime_earned)}
+
+    async def _api_set(self, request: ApiRequest) -> dict[str, Any]:
+        rank = request.args.get("rank")
+        if not isinstance(rank, str) or not rank.strip():
+            raise ApiError("rank (a configured rank name) is required")
+        by = request.args.get("by")
+        return await self.set_rank_to(request.channel,
+                                      by if isinstance(by, str) and by else
+                                      f"api:{request.caller}", self._api_user(request), rank)
+
+    @endpoint("rank.set", help="Set a user's rank: username, rank (a configured name), by?")
+    async def api_rank_set(self, request: ApiRequest) -> dict[str, Any]:
+        return await self._api_set(request)
+
+    @endpoint("admin.set_rank", help="The same as rank.set, under admin.* for admin clients")
+    async def api_admin_set_rank(self, request: ApiRequest) -> dict[str, Any]:
+        return await self._api_set(request)
 
     @command("buy_level", help="Buy CyTube channel level 2: buy_level cytube2")
     async def buy_level(self, call: CommandCall, item: str | None = None) -> str:

@@ -19,6 +19,9 @@ refusal moves nothing; the charge (type ``vanity``, trigger ``spend.vanity.<item
 are written in ONE ledger transaction (a rebuy replaces the item). An item the shop does not sell
 is offered to the other plugins through the ``economy_purchase`` hook it publishes (the ranks
 plugin sells ``cytube2``/``level2`` that way); nobody answering → "not available".
+
+Endpoints: ``vanity.list`` (every enabled item: word, syntax, description, base price, and with
+``username`` the price that user pays) and ``vanity.get`` (``username`` → what they own).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import sqlalchemy as sa
 
 from economy_core import (
     Announcement,
+    ApiError,
+    ApiRequest,
     Approval,
     CommandCall,
     Contract,
@@ -46,6 +51,7 @@ from economy_core import (
     UserArrived,
     Username,
     command,
+    endpoint,
     hookimpl,
     shown,
     user_key,
@@ -247,6 +253,45 @@ class VanityShop:
         if waiting:
             parts.append(f"channel GIF waiting for approval (#{waiting[0].id})")
         return ("Yours: " + " · ".join(parts)) if parts else ""
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _api_user(request: ApiRequest, *, required: bool) -> str | None:
+        name = request.args.get("username")
+        if name is None and not required:
+            return None
+        if not isinstance(name, str) or not name.strip("@ "):
+            raise ApiError("username (a user name) is required")
+        return name.strip().lstrip("@")
+
+    @endpoint("vanity.list", help="The shop's enabled items (word, syntax, description, "
+                                  "base price; with username, that user's price)")
+    async def api_list(self, request: ApiRequest) -> dict[str, Any]:
+        name = self._api_user(request, required=False)
+        items = []
+        for item in ITEMS.values():
+            cfg = self._item_config(item)
+            if not cfg.enabled:
+                continue
+            entry: dict[str, Any] = {"item": item.word, "syntax": item.syntax,
+                                     "description": cfg.description, "base_price": cfg.cost}
+            if name is not None:
+                price = await self.ctx.pricing.quote(request.channel, name,
+                                                     f"vanity_shop.{item.word}", cfg.cost)
+                entry["price"] = price.amount
+            items.append(entry)
+        return {"items": items}
+
+    @endpoint("vanity.get", help="What a user owns from the shop: username → items")
+    async def api_get(self, request: ApiRequest) -> dict[str, Any]:
+        name = self._api_user(request, required=True)
+        assert name is not None
+        found = await self.owned.everything(request.channel, name)
+        waiting = await self.ctx.approvals.pending(request.channel, kind=GIF_APPROVAL,
+                                                   requester=name)
+        return {"username": name, "items": dict(found),
+                "gif_waiting_for_approval": [a.id for a in waiting]}
 
     # -- buying ---------------------------------------------------------------------------------
 

@@ -6,14 +6,23 @@ the user's own currency name when one answers the key ``currency``),
 the wallet publishes, :mod:`.hookspecs`), ``profile [@user]`` assembled from every plugin's
 profile fields, and ``rewards`` assembled from every plugin's reward lines. It reads the ledger
 only; it never moves money.
+
+Endpoints (SPEC §2.7): ``balance.get`` (``found: false``, or balance, lifetime earned and
+``rank_name`` from the profile hook's ``rank`` field), ``profile.get`` (the account and every
+profile field) and ``leaderboard.top`` (``category``: earners/today, rich/balance,
+lifetime/all; ``limit`` 1 … ``top_size``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import attrs
 import pluggy
 
 from economy_core import (
+    ApiError,
+    ApiRequest,
     ArgumentError,
     Catalogue,
     CommandCall,
@@ -22,6 +31,7 @@ from economy_core import (
     ProfileField,
     Username,
     command,
+    endpoint,
     hookimpl,
     hookspecs,
     setting,
@@ -166,6 +176,65 @@ class Wallet:
         for f in await self._fields(call.channel, account.username):
             lines.append(f"{f.label}: {f.value}")
         return "\n".join(lines)
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _username(request: ApiRequest) -> str:
+        name = request.args.get("username")
+        if not isinstance(name, str) or not name.strip("@ "):
+            raise ApiError("username (a user name) is required")
+        return name.strip().lstrip("@")
+
+    @endpoint("balance.get", help="A user's balance: username → found, balance, "
+                                  "lifetime_earned, rank_name")
+    async def api_balance(self, request: ApiRequest) -> dict[str, Any]:
+        name = self._username(request)
+        account = await self.ctx.ledger.account(request.channel, name)
+        if account is None:
+            return {"found": False, "username": name}
+        fields = {f.key: f for f in await self._fields(request.channel, account.username)}
+        rank = fields.get("rank")
+        return {"found": True, "username": account.username, "balance": account.balance,
+                "lifetime_earned": account.lifetime_earned,
+                "rank_name": rank.value if rank is not None else None}
+
+    @endpoint("profile.get", help="A user's profile: username → the account's figures and "
+                                  "every plugin's profile field")
+    async def api_profile(self, request: ApiRequest) -> dict[str, Any]:
+        name = self._username(request)
+        account = await self.ctx.ledger.account(request.channel, name)
+        if account is None:
+            return {"found": False, "username": name}
+        return {"found": True, "username": account.username, "balance": account.balance,
+                "lifetime_earned": account.lifetime_earned,
+                "lifetime_spent": account.lifetime_spent,
+                "fields": [{"key": f.key, "label": f.label, "value": f.value}
+                           for f in await self._fields(request.channel, account.username)]}
+
+    @endpoint("leaderboard.top", help="A leaderboard: category (earners|rich|lifetime, default "
+                                      "earners), limit → entries of username and value")
+    async def api_top(self, request: ApiRequest) -> dict[str, Any]:
+        word = request.args.get("category", "earners")
+        kind = CATEGORIES.get(word.lower()) if isinstance(word, str) else None
+        if kind is None:
+            raise ApiError(f"category must be one of: {', '.join(CATEGORIES)}")
+        size = self.ctx.config.top_size
+        limit = request.args.get("limit", size)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= size:
+            raise ApiError(f"limit must be a whole number from 1 to {size}")
+        channel = request.channel
+        if kind == "today":
+            day = self.ctx.clock.local_date(self.ctx.tz)
+            rows = await self.ctx.ledger.top_daily(channel, day, "z_earned", limit=limit)
+        elif kind == "balance":
+            rows = [(a.username, a.balance)
+                    for a in await self.ctx.ledger.top(channel, limit=limit, by="balance")]
+        else:
+            rows = [(a.username, a.lifetime_earned) for a in
+                    await self.ctx.ledger.top(channel, limit=limit, by="lifetime_earned")]
+        return {"category": kind, "entries": [{"username": n, "value": v}
+                                              for n, v in rows if v > 0]}
 
     @command("rewards", help="What earns what here")
     async def rewards(self, call: CommandCall) -> str:

@@ -70,6 +70,7 @@ from .model import (
     Escrow,
     Holder,
     Kind,
+    KindTotals,
     LedgerError,
     Mismatch,
     Posting,
@@ -91,7 +92,8 @@ from .tx import LedgerTx
 __all__ = [
     "DEFAULT_MAX_BATCH", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "LEDGER_COMPONENT",
     "LEDGER_SCHEMA_VERSION", "MAX_AMOUNT", "UNKNOWN_ESCROW", "WITHHELD", "Account", "Award",
-    "CapState", "EarnGate", "Escrow", "Holder", "Kind", "Ledger", "LedgerError", "LedgerTx",
+    "CapState", "EarnGate", "Escrow", "Holder", "Kind", "KindTotals", "Ledger", "LedgerError",
+    "LedgerTx",
     "LedgerView", "Mismatch", "Posting", "TxResult", "WritePolicy", "accounts", "caps",
     "check_amount", "daily_counters", "escrows", "idempotency", "ledger_metadata",
     "transactions",

@@ -164,6 +164,28 @@ class Ranks:
                 ProfileField("ranks.perks", "Perks", self.perks(tier).describe(), 11)]
 
     @hookimpl(optionalhook=True)
+    async def economy_digest_values(self, channel: str, username: str,
+                                    earned_yesterday: int) -> dict[str, str]:
+        """For the user digest: the rank, the next rank and how many days away it is at
+        yesterday's pace (max(1, remaining ÷ max(1, earned_yesterday)); "top rank" at the
+        top)."""
+        cfg = self.cfg
+        standing = self.store.get(channel, user_key(username))
+        tier = min(standing.tier, len(cfg.tiers) - 1)
+        values = {"rank": cfg.tiers[tier].name}
+        nxt = next_promotion(cfg.tiers, standing.tier, standing.held)
+        if nxt is None:
+            values.update(next_goal_description="top rank", days_away="—")
+            return values
+        account = await self.ctx.ledger.account(channel, username)
+        lifetime = account.lifetime_earned if account is not None else 0
+        remaining = max(0, cfg.tiers[nxt].min_lifetime_earned - lifetime)
+        values["next_goal_description"] = (f"{cfg.tiers[nxt].name} "
+                                           f"({self.ctx.format_amount(remaining)} to go)")
+        values["days_away"] = str(max(1, -(-remaining // max(1, earned_yesterday))))
+        return values
+
+    @hookimpl(optionalhook=True)
     def economy_leaderboard_categories(self, channel: str) -> list[str]:
         return ["ranks"]
 

@@ -483,6 +483,15 @@ class Streaks:
         return [ProfileField("streak", "Streak", f"{value} (best {state.longest})", 30)]
 
     @hookimpl(optionalhook=True)
+    async def economy_digest_values(self, channel: str, username: str,
+                                    earned_yesterday: int) -> dict[str, str] | None:
+        """For the user digest: the current streak in days (as ``streak`` shows it)."""
+        if not self.cfg.daily.enabled:
+            return None
+        state = await self.state_of(channel, username)
+        return {"streak": str(state.shown(self._today()) if state is not None else 0)}
+
+    @hookimpl(optionalhook=True)
     async def economy_achievement_value(self, channel: str, username: str,
                                         condition: str) -> int | None:
         """The current streak (days in a row, as ``streak`` shows it) for achievements."""

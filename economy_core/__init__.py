@@ -68,6 +68,7 @@ from .scheduler import Job
 from .storage import PluginConnection, PluginDatabase, Schema, inserted_id
 from .text import render, template_validator
 from .triggers import Cap, ChatContext, EarningTrigger, PlayingMedia, TriggerHit
+from .userdata import UserTable, export_user_rows, forget_user_rows
 
 __all__ = [
     "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING", "WITHHELD",
@@ -80,6 +81,7 @@ __all__ = [
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
     "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "Rest",
     "RoomSnapshot", "RoomUser", "Schema", "TriggerHit", "TxResult", "UserArrived", "UserJoined",
-    "UserLeft", "Username", "UtcDateTime", "chunks", "command", "endpoint", "hookimpl", "hookspec",
-    "hookspecs", "inserted_id", "render", "setting", "shown", "template_validator", "user_key"
+    "UserLeft", "UserTable", "Username", "UtcDateTime", "chunks", "command", "endpoint",
+    "export_user_rows", "forget_user_rows", "hookimpl", "hookspec", "hookspecs", "inserted_id",
+    "render", "setting", "shown", "template_validator", "user_key"
 ]

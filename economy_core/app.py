@@ -126,6 +126,16 @@ class LoadedPlugin:
     context: PluginContext[Any]
 
 
+class _NoTransport:
+    """The transport of an offline app (operator tools): nothing is ever sent."""
+
+    async def send_pm(self, channel: str, username: str, text: str) -> None:
+        raise ConnectionError("offline: nothing is sent")
+
+    async def send_chat(self, channel: str, text: str) -> None:
+        raise ConnectionError("offline: nothing is sent")
+
+
 class EconomyApp:
     """One running economy: every channel of one config. See the module docstring."""
 
@@ -182,6 +192,37 @@ class EconomyApp:
 
     async def start(self) -> None:
         """Bring everything up in the documented order; raises on any start-up failure."""
+        await self._open(offline=False)
+        await self.dispatcher.broadcast("economy_startup")
+        self.scheduler.daily(time(0, 0), self._close_day, name="day_close", owner="core")
+
+        await self.metrics.start_server(self.core.metrics.host, self.core.metrics.port)
+        await self.outbox.start()
+        await self.scheduler.start()
+        self._accepting = True
+        self._started = True
+        if self._bus is not None:
+            await self._bus.start()
+        log.info("economy started: channels %s, plugins %s",
+                 ", ".join(self.rooms.channels) or "none", ", ".join(self.plugins) or "none")
+
+    async def open_offline(self) -> None:
+        """Open the database, the core's services and the plugins (constructed, their tables
+        migrated) for an operator's tool, without the bus, the scheduler, the metrics server or
+        ``economy_startup``: nothing runs by itself and nothing is sent. Close with
+        :meth:`close_offline`."""
+        await self._open(offline=True)
+
+    async def close_offline(self) -> None:
+        """Close what :meth:`open_offline` opened (queued commit observers are dropped)."""
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+        await self.ledger.close()
+        await self.engine.dispose()
+
+    async def _open(self, *, offline: bool) -> None:
+        """Config checks, database, core services and plugins: the part of start-up that
+        :meth:`open_offline` shares."""
         core = self.core
         self.catalogue = check_plugins(self.plugin_infos, self.plugin_manager)
         self._review(self.config)
@@ -198,7 +239,12 @@ class EconomyApp:
         self.aliases = Aliases(self.request, self.clock)
         self._commit_task = asyncio.create_task(self._observe_commits(), name="economy-commits")
 
-        transport = self._transport if self._transport is not None else await self._make_bus()
+        if self._transport is not None:
+            transport = self._transport
+        elif offline:
+            transport = _NoTransport()
+        else:
+            transport = await self._make_bus()
         from .outbox_store import OutboxStore
         from .ratelimit import Limits
 
@@ -249,18 +295,6 @@ class EconomyApp:
         self._block_disabled_plugins()
         for info in self.plugin_infos:
             await self._load_plugin(info)
-        await self.dispatcher.broadcast("economy_startup")
-        self.scheduler.daily(time(0, 0), self._close_day, name="day_close", owner="core")
-
-        await self.metrics.start_server(core.metrics.host, core.metrics.port)
-        await self.outbox.start()
-        await self.scheduler.start()
-        self._accepting = True
-        self._started = True
-        if self._bus is not None:
-            await self._bus.start()
-        log.info("economy started: channels %s, plugins %s",
-                 ", ".join(self.rooms.channels) or "none", ", ".join(self.plugins) or "none")
 
     async def _make_bus(self) -> Transport:
         from .bus import KrytenBus

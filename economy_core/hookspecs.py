@@ -12,7 +12,7 @@ logged and counted against its plugin and never reaches the other plugins.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .commands import CommandCall
     from .hooktypes import AwardRequest, Multiplier, PriceAdjustment, PriceQuote, ProfileField
     from .ledger import Posting
+    from .storage import PluginConnection
 
 PROJECT = "cytube_economy"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -166,3 +167,31 @@ def economy_config_reloaded(config: Any) -> None:
 @hookspec(firstresult=True)
 def economy_format_amount(amount: int) -> str | None:
     """Sync, first result wins: how to render an amount of the currency (default ``"N Z"``)."""
+
+
+@hookspec
+def economy_user_export(channel: str, user_key: str, username: str,
+                        conn: PluginConnection) -> dict[str, Any] | None:
+    """Async; each plugin is called on its own, with ``conn`` reading the database (fenced to
+    its own tables, in the export's read transaction). Everything the plugin keeps about the
+    user in ``channel``, JSON-serialisable (e.g. table name → rows as dicts); None: nothing.
+    Plugins whose contract declares ``personal_data`` must answer it
+    (``economy_core.userdata`` has helpers: :class:`~economy_core.userdata.UserTable`)."""
+
+
+@hookspec
+def economy_user_forget(channel: str, user_key: str, username: str, pseudonym: str,
+                        conn: PluginConnection) -> None:
+    """Async; each plugin is called on its own, inside the ONE ledger transaction that
+    forgets the user (``conn`` fenced to its own tables). Delete the user's personal rows; in
+    rows kept for others (history, a game between users), replace the user's key and name by
+    ``pseudonym``. Money is not the plugin's business here: the core refuses to forget a user
+    with open escrows and removes the balance itself. Raising aborts the whole forget."""
+
+
+@hookspec
+def economy_prune_veto(channel: str, user_key: str, username: str,
+                       inactive_since: datetime) -> str | None:
+    """Async collect, read-only. A reason why the account must not be pruned (``cytube-economy
+    prune``), e.g. "owns items", or "seen 2026-03-01" when the plugin saw the user on or
+    after ``inactive_since``; None: no objection."""

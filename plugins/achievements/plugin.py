@@ -26,6 +26,7 @@ progress bar (current / threshold), and how many hidden ones remain.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pluggy
 
@@ -36,11 +37,14 @@ from economy_core import (
     ConfigNote,
     Contract,
     Kind,
+    PluginConnection,
     PluginContext,
     Posting,
     PostingType,
     ProfileField,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -66,7 +70,9 @@ class Achievements:
     name = "achievements"
     Config = AchievementsConfig
     schema = tables.schema
-    contract = Contract(posting_types=(PostingType(POSTING_TYPE, "achievement", Kind.EARN),),
+    contract = Contract(
+        personal_data=("achievements earned", "channel emotes used"),
+        posting_types=(PostingType(POSTING_TYPE, "achievement", Kind.EARN),),
                         announcements=(award.ANNOUNCEMENT,))
 
     @staticmethod
@@ -87,6 +93,18 @@ class Achievements:
                     f"achievement {a.id!r} ({a.condition.type}) is never awarded: it needs "
                     f"{missing}"))
         return notes
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[AchievementsConfig]) -> None:
         self.ctx = ctx

@@ -43,11 +43,14 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     Rest,
     Username,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     inserted_id,
     shown,
@@ -131,11 +134,25 @@ class Bounties:
     name = "bounties"
     Config = BountiesConfig
     schema = tables.schema
-    contract = Contract(posting_types=(
+    contract = Contract(
+        personal_data=("bounties posted (with their text)", "bounties won or resolved"),
+        posting_types=(
         PostingType("bounty_create", "bounty posted", Kind.SPEND),
         PostingType("bounty_claim", "bounty won", Kind.EARN),
         PostingType("bounty_expired", "expired bounty (burned)", Kind.SPEND),
     ), announcements=public.ANNOUNCEMENTS)
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[BountiesConfig]) -> None:
         self.ctx = ctx

@@ -42,6 +42,8 @@ from economy_core import (
     UserJoined,
     UserLeft,
     chunks,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -82,6 +84,8 @@ class Presence:
     Config = PresenceConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("when each user was first and last seen", "dwell milestones reached"),
+
         posting_types=(
             PostingType("welcome_wallet", "welcome wallet", Kind.EARN),
             PostingType("welcome_back", "welcome back", Kind.EARN),
@@ -94,6 +98,30 @@ class Presence:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_prune_veto(self, channel: str, user_key: str, username: str,
+                                 inactive_since: datetime) -> str | None:
+        """``prune``: a user seen in the room since the cutoff is not abandoned."""
+        t = tables.users
+        async with self.ctx.db.connect() as conn:
+            seen = await conn.scalar(sa.select(t.c.last_seen).where(
+                t.c.channel == channel, t.c.user_key == user_key))
+        if seen is not None and seen >= inactive_since:
+            return f"seen {seen:%Y-%m-%d}"
+        return None
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
         self.ctx = ctx

@@ -36,6 +36,7 @@ from economy_core import (
     Contract,
     Kind,
     Multiplier,
+    PluginConnection,
     PluginContext,
     Posting,
     PostingType,
@@ -47,6 +48,8 @@ from economy_core import (
     UserJoined,
     Username,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -72,7 +75,9 @@ class Ranks:
     name = "ranks"
     Config = RanksConfig
     schema = tables.schema
-    contract = Contract(posting_types=(
+    contract = Contract(
+        personal_data=("each user's rank and who set it", "CyTube levels bought"),
+        posting_types=(
         PostingType(POSTING_TYPE, "CyTube level bought", Kind.SPEND),
     ), announcements=(announce.ANNOUNCEMENT,))
 
@@ -80,6 +85,18 @@ class Ranks:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[RanksConfig]) -> None:
         self.ctx = ctx

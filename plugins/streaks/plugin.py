@@ -56,12 +56,15 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     ProfileField,
     TxResult,
     UserLeft,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -205,6 +208,8 @@ class Streaks:
     Config = StreaksConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("daily streaks and bridge flags",),
+
         requires=("presence",),  # a day qualifies by the minutes presence books
         posting_types=(
             PostingType("streak_bonus", "streak bonus", Kind.EARN),
@@ -218,6 +223,18 @@ class Streaks:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[StreaksConfig]) -> None:
         self.ctx = ctx

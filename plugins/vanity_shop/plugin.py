@@ -24,7 +24,7 @@ plugin sells ``cytube2``/``level2`` that way); nobody answering → "not availab
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -38,6 +38,7 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     Price,
@@ -46,6 +47,8 @@ from economy_core import (
     UserArrived,
     Username,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     shown,
     user_key,
@@ -117,6 +120,9 @@ class VanityShop:
     Config = VanityShopConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("items bought (greeting, title, colour, GIF, currency name)",
+                       "last shoutout", "fortunes read"),
+
         posting_types=(PostingType(POSTING_TYPE, "shop purchase", Kind.SPEND),),
         announcements=(
             Announcement(GREETING, "a custom greeting when its owner arrives", "greetings"),
@@ -128,6 +134,28 @@ class VanityShop:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(shop_hooks)
+
+    @hookimpl
+    async def economy_prune_veto(self, channel: str, user_key: str, username: str,
+                                 inactive_since: datetime) -> str | None:
+        """``prune``: an account that owns items is kept (SPEC §6: vanity-free only)."""
+        t = tables.items
+        async with self.ctx.db.connect() as conn:
+            owned = await conn.scalar(sa.select(sa.func.count()).select_from(t).where(
+                t.c.channel == channel, t.c.user_key == user_key))
+        return f"owns {owned} vanity item(s)" if owned else None
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[VanityShopConfig]) -> None:
         self.ctx = ctx

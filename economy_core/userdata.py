@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .approvals import core_approvals
 from .identity import core_bans, core_quiet
-from .ledger import Kind, LedgerTx, accounts, caps, daily_counters, escrows, idempotency
+from .ledger import Account, Kind, LedgerTx, accounts, caps, daily_counters, escrows, idempotency
 from .ledger import transactions as postings
 from .ledger.tx import core_connection
 from .members import core_members
@@ -266,9 +266,12 @@ class Forgotten:
     rows_changed: int
 
 
+ForgetCheck = Callable[[LedgerTx, Account], Awaitable[None]]
+
+
 async def forget_user(app: EconomyApp, channel: str, name: str, *,
                       pseudonym: str | None = None,
-                      check: Any = None) -> Forgotten:
+                      check: ForgetCheck | None = None) -> Forgotten:
     """Forget ``name`` in ``channel`` in one transaction (see the module docstring). ``check``:
     an optional async function ``(tx, account)`` run first inside the transaction that may
     raise :class:`ForgetRefused` (prune re-checks its criteria there)."""

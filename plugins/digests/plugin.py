@@ -238,7 +238,7 @@ class Digests:
             texts.append((holder.username, render(
                 cfg.message, "", earned=f"{earned.get(holder.user_key, 0):,}",
                 spent=f"{spent.get(holder.user_key, 0):,}", balance=f"{holder.balance:,}",
-                currency=self.ctx.currency_word(2), **values)))
+                currency=self.ctx.currency_word(earned.get(holder.user_key, 0)), **values)))
         if not await self._claim(channel, "user", period, now, len(texts)):
             return None
         for username, text in texts:

@@ -234,3 +234,20 @@ async def test_an_item_row_vetoes_nothing_here_but_is_exported(make_app: MakeApp
     await forget_user(app.app, CHANNEL, "carol")
     async with app.app.engine.connect() as conn:
         assert (await conn.execute(sa.select(shop_tables.items))).all() == []
+
+
+async def test_a_crash_at_the_forget_commit_leaves_everything_as_it_was(
+        make_app: MakeApp) -> None:
+    app = await bank_app(make_app)
+    await app.pm("alice", "grant_me")
+    await app.pm("alice", "tip bob 100")
+    before = await export_user(app.app, CHANNEL, "alice")
+    app.arm_crash(after_commits=0)
+    with pytest.raises(Exception, match="died"):
+        await forget_user(app.app, CHANNEL, "alice")
+    await app.restart()
+    after = await export_user(app.app, CHANNEL, "alice")
+    assert after["account"] == before["account"] and after["postings"] == before["postings"]
+    assert await app.ledger.verify() == []
+    done = await forget_user(app.app, CHANNEL, "alice")
+    assert done.balance_removed == 900

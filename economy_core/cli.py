@@ -1,8 +1,9 @@
 """The ``cytube-economy`` command line.
 
 Sub-commands: ``run`` (the bot), ``demo``, ``config init|check|show``, ``plugins``,
-``ledger verify``, ``user export|forget``, ``prune``, and ``<plugin> <command>`` for every
-installed plugin that declares ``cli_commands`` (see :class:`~economy_core.hooktypes.CliCommand`).
+``ledger verify``, ``user export|forget``, ``prune``, ``import kryten-economy``, and
+``<plugin> <command>`` for every installed plugin that declares ``cli_commands`` (see
+:class:`~economy_core.hooktypes.CliCommand`).
 The config file is ``--config PATH``, else ``$CYTUBE_ECONOMY_CONFIG``, else ``./economy.toml``.
 Exit status: 0 success, 1 a check failed (bad config, ledger mismatch), 2 usage error.
 """
@@ -437,6 +438,26 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return asyncio.run(_offline(args, work))
 
 
+def cmd_import_kryten(args: argparse.Namespace) -> int:
+    from .legacy import ImportError_, import_database
+
+    async def work(app: EconomyApp) -> int:
+        try:
+            summaries = await import_database(
+                app, Path(args.source), [args.channel] if args.channel else None,
+                dry_run=args.dry_run)
+        except ImportError_ as exc:
+            print(f"cytube-economy import kryten-economy: {exc}", file=sys.stderr)
+            return 1
+        for summary in summaries:
+            print("\n".join(summary.lines()))
+        if args.dry_run:
+            print("dry run: nothing changed")
+        return 0
+
+    return asyncio.run(_offline(args, work))
+
+
 def plugins_with_cli() -> list[PluginInfo]:
     """Installed plugins that declare command-line commands (one that fails to import is
     skipped with a warning: the core commands must keep working)."""
@@ -540,6 +561,15 @@ def build_parser(plugin_infos: Sequence[PluginInfo] = ()) -> argparse.ArgumentPa
     forget.add_argument("--channel", required=True)
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     forget.set_defaults(func=cmd_user_forget)
+
+    importer = sub.add_parser("import", help="bring data over from another bot")
+    importer_sub = importer.add_subparsers(dest="import_command", required=True)
+    kryten = importer_sub.add_parser("kryten-economy", help="accounts, balances, history, "
+                                     "bans and quiet mode from a kryten-economy database")
+    kryten.add_argument("--from", dest="source", required=True, help="its SQLite file")
+    kryten.add_argument("--channel", help="only this channel (default: every channel)")
+    kryten.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    kryten.set_defaults(func=cmd_import_kryten)
 
     pruner = sub.add_parser("prune", help="remove abandoned accounts (a dry run unless "
                             "--execute)")

@@ -29,6 +29,7 @@ Plugins describe their user tables with :class:`UserTable` and answer both hooks
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -313,6 +314,14 @@ async def forget_user(app: EconomyApp, channel: str, name: str, *,
     return done
 
 
+def _json_mentions(column: Any, key: str) -> sa.ColumnElement[bool]:
+    """The JSON column's text contains the key, as written or JSON-escaped (a name with
+    non-ASCII letters is stored as ``\\uXXXX`` escapes)."""
+    text = sa.func.lower(sa.cast(column, sa.Text))
+    escaped = json.dumps(key)[1:-1].lower()
+    return sa.or_(text.like(f"%{key}%"), text.like(f"%{escaped}%"))
+
+
 async def _forget_postings(conn: AsyncConnection, channel: str, key: str, name: str,
                            alias: str) -> int:
     """The user's postings and those naming them: key, name, related user, and the name in
@@ -323,8 +332,7 @@ async def _forget_postings(conn: AsyncConnection, channel: str, key: str, name: 
     rows = (await conn.execute(sa.select(t.c.id, t.c.reason, t.c.meta).where(
         t.c.channel == channel, sa.or_(
             t.c.user_key == key, sa.func.lower(t.c.related_user) == key,
-            sa.func.lower(t.c.reason).like(like),
-            sa.func.lower(sa.cast(t.c.meta, sa.Text)).like(like))))).all()
+            sa.func.lower(t.c.reason).like(like), _json_mentions(t.c.meta, key))))).all()
     changed = 0
     for row in rows:
         reason = _scrub(row.reason, pattern, alias)
@@ -355,8 +363,7 @@ async def _forget_idempotency(conn: AsyncConnection, channel: str, key: str, nam
     # stored results of other operations that name the user (a shared payout's balances)
     pattern = _name_pattern(name)
     naming = (await conn.execute(sa.select(t.c.key, t.c.result).where(
-        t.c.channel == channel,
-        sa.func.lower(sa.cast(t.c.result, sa.Text)).like(f"%{key}%")))).all()
+        t.c.channel == channel, _json_mentions(t.c.result, key)))).all()
     changed = len(mine)
     for row in naming:
         result = _scrub(row.result, pattern, alias)

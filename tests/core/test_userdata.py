@@ -251,3 +251,15 @@ async def test_a_crash_at_the_forget_commit_leaves_everything_as_it_was(
     assert await app.ledger.verify() == []
     done = await forget_user(app.app, CHANNEL, "alice")
     assert done.balance_removed == 900
+
+
+async def test_a_name_with_accents_leaves_metadata_and_reasons_too(make_app: MakeApp) -> None:
+    app = await bank_app(make_app)
+    await app.pm("Zoë", "grant_me")
+    await app.ledger.credit(CHANNEL, "bob", 5, type="bank_grant", reason="thanks to Zoë")
+    await app.ledger.credit(CHANNEL, "bob", 5, type="bank_grant", reason="gift",
+                            metadata={"from": "Zoë", "n": 1})  # stored as "Zo\u00eb"
+    done = await forget_user(app.app, CHANNEL, "zoë")
+    [by_meta, by_reason] = await app.ledger.history(CHANNEL, "bob", 2)
+    assert by_reason.reason == f"thanks to {done.pseudonym}"
+    assert by_meta.metadata == {"from": done.pseudonym, "n": 1}

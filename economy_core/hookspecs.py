@@ -11,7 +11,7 @@ logged and counted against its plugin and never reaches the other plugins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -195,3 +195,18 @@ def economy_prune_veto(channel: str, user_key: str, username: str,
     """Async collect, read-only. A reason why the account must not be pruned (``cytube-economy
     prune``), e.g. "owns items", or "seen 2026-03-01" when the plugin saw the user on or
     after ``inactive_since``; None: no objection."""
+
+
+@hookspec
+def economy_import_legacy(channel: str, source: Any, users: Mapping[str, str], now: datetime,
+                          hold: Any, conn: PluginConnection) -> list[str] | None:
+    """Async; each plugin is called on its own inside the ONE transaction that imports a
+    channel from kryten-economy (``cytube-economy import kryten-economy``), with ``conn`` fenced
+    to its own tables. ``source`` is kryten-economy's database (a read-only ``sqlite3``
+    connection, rows as ``sqlite3.Row``); ``users`` maps each of its user names imported in this
+    run to the user key here (users skipped by the core are absent: leave their rows). Bring the
+    plugin's own data over and return summary lines (what came over, what was skipped and why).
+    ``await hold(username, amount, purpose, reason)`` puts money kryten-economy held for a user
+    (already out of their imported balance) into an open ledger escrow here and returns its id
+    (a credit and the escrow, both corrections: no counter moves, the sums stay exact).
+    Raising aborts the channel's import."""

@@ -8,8 +8,9 @@ type, its kind by SPEC §2.3's table, trigger, reason, related user, metadata wi
 ``legacy_id``, the old timestamp; ``balance_after`` the running sum), quiet mode and economy
 bans (its ban table and ban flag). A posting's kind is the one the enabled plugins declare for
 that type name (the catalogue: kryten-economy and the built-in plugins share SPEC §2.3's type
-names); a type no enabled plugin declares is imported as a correction. The plugins' own data
-(their tables in kryten-economy) is NOT imported by this module.
+names); a type no enabled plugin declares is imported as a correction. Each enabled plugin
+brings its own data over through ``economy_import_legacy`` in the same transaction (its lines
+in the summary).
 
 **Exact sums.** Σ imported postings = imported balance for every account: where the old
 history does not add up to the old balance (or the balance is negative), one correcting posting
@@ -19,8 +20,8 @@ verify`` holds right after the import.
 **Atomic per channel, idempotent.** A channel's import is ONE ledger transaction that also
 stores the marker ``import:kryten-economy:<channel>`` (with its summary) in the ledger's
 idempotency table; a second run finds the marker and changes nothing. A user who already has
-an account here is skipped (listed), never merged. ``--dry-run`` computes the same summary and
-writes nothing.
+an account here is skipped (listed), never merged. ``--dry-run`` runs the same transaction
+and rolls it back: the same summary, nothing written.
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ from .identity import core_bans, core_quiet
 from .ledger import Kind, LedgerTx, accounts, idempotency, transactions
 from .ledger.tx import core_connection
 from .members import core_members
+from .userdata import call_each
 
 if TYPE_CHECKING:
     from .app import EconomyApp
 
 SOURCE = "import"
 CORRECTION = "import_correction"
+HELD = "import_held"
+"""Money kryten-economy held for a user (e.g. a posted reward): credited back, then escrowed."""
 
 
 
@@ -79,6 +83,8 @@ class ChannelSummary:
     quiet: int = 0
     skipped: list[Skipped] = attrs.field(factory=list)
     corrected: list[Corrected] = attrs.field(factory=list)
+    plugins: dict[str, list[str]] = attrs.field(factory=dict)
+    """What each plugin brought over (its ``economy_import_legacy`` lines)."""
     already: str | None = None
     """When the channel was imported before (the marker's time): nothing was done."""
     not_configured: bool = False
@@ -95,6 +101,8 @@ class ChannelSummary:
         out += [f"  corrected {c.name}: balance {c.balance}, history sums to {c.history_sum} "
                 "(one import_correction posting)" for c in self.corrected]
         out += [f"  skipped {s.name}: {s.why}" for s in self.skipped]
+        out += [f"  {plugin}: {line}" for plugin, lines in self.plugins.items()
+                for line in lines]
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -151,6 +159,8 @@ def source_channels(source: sqlite3.Connection) -> list[str]:
 
 @attrs.frozen
 class _Plan:
+    users: dict[str, str]
+    """Source user name → user key here, of the accounts imported."""
     accounts: list[dict[str, Any]]
     postings: list[dict[str, Any]]
     bans: list[dict[str, Any]]
@@ -180,7 +190,7 @@ def _plan(source: sqlite3.Connection, channel: str, existing: set[str], now: dat
     if "banned_users" in tables:
         banned = {user_key(r["username"]): r for r in source.execute(
             "SELECT * FROM banned_users WHERE channel = ?", (channel,))}
-    plan = _Plan([], [], [], [], [])
+    plan = _Plan({}, [], [], [], [], [])
     seen: set[str] = set()
     for row in source.execute("SELECT * FROM accounts WHERE channel = ? ORDER BY rowid",
                               (channel,)):
@@ -231,6 +241,7 @@ def _plan(source: sqlite3.Connection, channel: str, existing: set[str], now: dat
             "gambled_in": max(0, int(row["lifetime_gambled_in"] or 0)),
             "gambled_out": max(0, int(row["lifetime_gambled_out"] or 0)),
             "created_at": first, "updated_at": last})
+        plan.users[name] = key
         plan.members.append({"channel": channel, "user_key": key, "username": name,
                              "first_seen": first, "messages": 0})
         if "quiet_mode" in columns and row["quiet_mode"]:
@@ -277,19 +288,40 @@ async def import_channel(app: EconomyApp, source: sqlite3.Connection, channel: s
             sa.select(accounts.c.user_key).where(accounts.c.channel == channel))}
         kinds = {n: t.kind for n, t in app.catalogue.posting_types.items()}
         plan = _plan(source, channel, existing, now, summary, kinds)
-        if dry_run:
-            return summary
         await _insert(conn, accounts, plan.accounts)
         await _insert(conn, transactions, plan.postings)
         await _insert(conn, core_members, plan.members)
         await _insert(conn, core_quiet, plan.quiet)
         await _insert(conn, core_bans, plan.bans)
+        async def hold(username: str, amount: int, purpose: str, reason: str = "") -> int:
+            await tx.credit(channel, username, amount, type=HELD, kind=Kind.CORRECTION,
+                            reason="held by kryten-economy", trigger_id="import.held")
+            held = await tx.escrow(channel, username, amount, purpose=purpose, type=HELD,
+                                   kind=Kind.CORRECTION, reason=reason[:200])
+            if not held.ok:  # cannot happen: the credit above covers it
+                raise ImportError_(f"could not hold {amount} for {username}")
+            return held.escrow_id
+
+        answers = await call_each(app, "economy_import_legacy", {
+            "channel": channel, "source": source, "users": plan.users, "now": now,
+            "hold": hold}, conn)
+        summary.plugins = {name: list(lines) for name, lines in sorted(answers.items())
+                           if lines}
         await conn.execute(sa.insert(idempotency).values(
             channel=channel, key=_marker(channel), result=summary.as_json(), at=now))
+        if dry_run:
+            raise _DryRun  # everything above rolls back
         return summary
 
-    done: ChannelSummary = await app.ledger.atomic(run)
+    try:
+        done: ChannelSummary = await app.ledger.atomic(run)
+    except _DryRun:
+        return summary
     return done
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction so that all of it rolls back."""
 
 
 async def import_database(app: EconomyApp, path: Path, channels: Iterable[str] | None = None,

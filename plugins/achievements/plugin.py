@@ -25,7 +25,8 @@ progress bar (current / threshold), and how many hidden ones remain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pluggy
@@ -93,6 +94,35 @@ class Achievements:
                     f"achievement {a.id!r} ({a.condition.type}) is never awarded: it needs "
                     f"{missing}"))
         return notes
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's earned achievements whose id is configured here → earned (reward 0
+        recorded: it was paid there; never paid again here)."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "achievements" not in tables_there:
+            return []
+        known = {a.id for a in self.ctx.config.achievements}
+        imported, unknown = 0, set()
+        for row in source.execute("SELECT * FROM achievements WHERE channel = ? ORDER BY id",
+                                  (channel,)):
+            key = users.get(row["username"])
+            if key is None:
+                continue
+            if row["achievement_id"] not in known:
+                unknown.add(str(row["achievement_id"]))
+                continue
+            at = _legacy_time(row["awarded_at"]) or now
+            await conn.execute(tables.earned.insert().values(
+                channel=channel, user_key=key, achievement=row["achievement_id"],
+                username=row["username"], reward=0, at=at))
+            imported += 1
+        lines = [f"{imported} achievement(s)"]
+        if unknown:
+            lines.append(f"skipped achievements not configured here: {', '.join(sorted(unknown))}")
+        return lines
 
     @hookimpl
     async def economy_user_export(self, channel: str, user_key: str,
@@ -225,3 +255,14 @@ class Achievements:
         if not lines:
             return "🏆 No achievements here yet."
         return "\n".join([f"🏆 Achievements ({len(earned)} earned):", *lines])
+
+
+def _legacy_time(value: Any) -> datetime | None:
+    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
+    if value in (None, ""):
+        return None
+    try:
+        found = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)

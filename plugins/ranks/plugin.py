@@ -25,7 +25,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pluggy
@@ -85,6 +86,37 @@ class Ranks:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's rank name → the tier of that name. A rank above what the earnings
+        reach is held as an admin's ``set_rank`` would be (``held``: the earned tier); a rank
+        below them is promoted by the usual rule at the next check."""
+        tiers, t = self.cfg.tiers, tables.users
+        imported, unknown = 0, set()
+        for row in source.execute("SELECT username, rank_name, lifetime_earned FROM accounts "
+                                  "WHERE channel = ?", (channel,)):
+            key = users.get(row["username"])
+            if key is None or not row["rank_name"]:
+                continue
+            tier = find_tier(tiers, row["rank_name"])
+            if tier is None:
+                unknown.add(str(row["rank_name"]))
+                continue
+            earned = tier_of(tiers, max(0, int(row["lifetime_earned"] or 0)))
+            if tier == 0:
+                continue  # the default: nothing to store
+            held = earned if tier > earned else None
+            await conn.execute(t.insert().values(
+                channel=channel, user_key=key, username=row["username"], tier=tier, held=held,
+                set_by="kryten-economy" if held is not None else None, level_pending=0,
+                updated_at=now))
+            imported += 1
+        lines = [f"{imported} rank(s)"]
+        if unknown:
+            lines.append(f"skipped ranks not configured here: {', '.join(sorted(unknown))}")
+        return lines
 
     @hookimpl
     async def economy_user_export(self, channel: str, user_key: str,

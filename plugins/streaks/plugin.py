@@ -225,6 +225,42 @@ class Streaks:
         pluginmanager.add_hookspecs(hookspecs)
 
     @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's streaks → streak state (current, longest, last day, the week's
+        bridge flags; the week is the ISO week of the last day). Rows without a last day are
+        skipped."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "streaks" not in tables_there:
+            return []
+        imported, skipped = 0, 0
+        for row in source.execute("SELECT * FROM streaks WHERE channel = ?", (channel,)):
+            key = users.get(row["username"])
+            if key is None:
+                continue
+            try:
+                last = date.fromisoformat(str(row["last_streak_date"])[:10])
+            except ValueError:
+                skipped += 1
+                continue
+            year, week, _ = last.isocalendar()
+            await conn.execute(tables.users.insert().values(
+                channel=channel, user_key=key, username=row["username"],
+                current=max(0, int(row["current_daily_streak"] or 0)),
+                longest=max(0, int(row["longest_daily_streak"] or 0)), last_date=last,
+                iso_week=f"{year}-W{week:02d}",
+                weekday_seen=bool(row["weekday_seen_this_week"]),
+                weekend_seen=bool(row["weekend_seen_this_week"]),
+                bridge_claimed=bool(row["bridge_claimed_this_week"]), reminder_week=None,
+                updated_at=now))
+            imported += 1
+        lines = [f"{imported} streak(s)"]
+        if skipped:
+            lines.append(f"skipped {skipped} streak(s) without a last day")
+        return lines
+
+    @hookimpl
     async def economy_user_export(self, channel: str, user_key: str,
                                   conn: PluginConnection) -> dict[str, Any]:
         """What this plugin keeps about the user (``cytube-economy user export``)."""

@@ -24,6 +24,7 @@ plugin sells ``cytube2``/``level2`` that way); nobody answering → "not availab
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,15 @@ from . import inputs, store, tables
 from .config import VanityShopConfig
 from .contrast import judge, parse_hex, to_hex
 from .greetings import Greeter
+
+LEGACY_ITEMS = {"custom_greeting": "greeting", "custom_title": "title",
+                "chat_color": "color", "channel_gif": "gif",
+                "personal_currency_name": "rename"}
+"""kryten-economy's vanity item types → the shop's items."""
+LEGACY_ACCOUNT_ITEMS = {"custom_greeting": "greeting", "custom_title": "title",
+                        "chat_color": "color", "channel_gif_url": "gif",
+                        "personal_currency_name": "rename"}
+"""kryten-economy's account columns holding the same items."""
 
 POSTING_TYPE = "vanity"
 GIF_APPROVAL = "channel_gif"
@@ -144,6 +154,33 @@ class VanityShop:
             owned = await conn.scalar(sa.select(sa.func.count()).select_from(t).where(
                 t.c.channel == channel, t.c.user_key == user_key))
         return f"owns {owned} vanity item(s)" if owned else None
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's active vanity items (and the same items kept on its accounts) →
+        owned items, price 0 (paid there). A GIF not approved there is not imported."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        owned: dict[tuple[str, str], tuple[str, str, datetime]] = {}
+        columns = {r[1] for r in source.execute("PRAGMA table_info(accounts)")}
+        for row in source.execute("SELECT * FROM accounts WHERE channel = ?", (channel,)):
+            for column, item in LEGACY_ACCOUNT_ITEMS.items():
+                if column in columns and row[column] and row["username"] in users:
+                    if item == "gif" and not row["channel_gif_approved"]:
+                        continue
+                    owned[(row["username"], item)] = (row["username"], str(row[column]), now)
+        if "vanity_items" in tables_there:
+            for row in source.execute("SELECT * FROM vanity_items WHERE channel = ? AND "
+                                      "active = 1 ORDER BY id", (channel,)):
+                found = LEGACY_ITEMS.get(row["item_type"])
+                if found is None or row["username"] not in users or not row["value"]:
+                    continue
+                owned[(row["username"], found)] = (row["username"], str(row["value"]), now)
+        for name, item in sorted(owned):
+            username, value, at = owned[(name, item)]
+            await store.put(conn, channel, username, item, value, 0, at)
+        return [f"{len(owned)} item(s)"]
 
     @hookimpl
     async def economy_user_export(self, channel: str, user_key: str,

@@ -1,8 +1,9 @@
-"""Import from kryten-economy (issue 18, the core's share): a real kryten-economy database,
-built by that package's own code in a separate venv (``EconomyDatabase.initialize()`` and its
-own methods), imported through the CLI: every balance and lifetime counter, quiet mode and bans
-come over, postings sum to each balance (an inconsistent balance gets one correcting posting,
-listed), ``ledger verify`` is clean, a second run changes nothing, a dry run writes nothing.
+"""Import from kryten-economy (issue 18): a real kryten-economy database, built by that
+package's own code in a separate venv (``EconomyDatabase.initialize()`` and its own methods),
+imported through the CLI: every balance and lifetime counter, quiet mode and bans come over,
+and the plugins' ranks, items, achievements, streaks and open bounties (escrowed); postings
+sum to each balance (an inconsistent balance gets one correcting posting, listed), ``ledger
+verify`` is clean, a second run changes nothing, a dry run writes nothing.
 
 The registry has kryten-economy up to 0.13.0 (0.16.1, named by the issue, is not published; the
 0.15.3 source has the same tables for what is imported here), so the newest published one is
@@ -22,6 +23,8 @@ import pytest
 
 KRYTEN_ECONOMY = "kryten-economy==0.13.0"
 CHANNELS = ["testchan", "otherchan"]
+PLUGINS = ["wallet", "tipping", "presence", "streaks", "ranks", "achievements", "vanity_shop",
+           "bounties"]
 
 FILL = r'''
 import asyncio, logging, sqlite3, sys
@@ -44,6 +47,17 @@ async def main(path):
     await db.credit("carol", c, 100, "earn")
     await db.get_or_create_account("dave", c)
     await db.credit("ALICE", "otherchan", 70, "earn")
+    # the plugins' data
+    await db.update_account_rank("bob", c, "Key Grip")  # above what bob earned (1,300): held
+    await db.update_account_rank("Alice", c, "Stunt Double")  # not a rank here: listed
+    await db.set_vanity_item("Alice", c, "custom_title", "Night Owl")
+    await db.set_vanity_item("Alice", c, "chat_color", "#ffcc00")
+    await db.award_achievement("Alice", c, "messages_100")
+    await db.award_achievement("Alice", c, "retired_badge")  # not configured here: listed
+    await db.get_or_create_streak("bob", c)
+    await db.update_streak("bob", c, 4, 9, "2026-03-02")
+    await db.debit("Alice", c, 200, "bounty_create")  # as its bounty command does
+    await db.create_bounty("Alice", c, "find the lost reel", 200, "2026-12-31 00:00:00")
     await db.credit("ghostchan_user", "unconfigured", 5, "earn")
     conn = sqlite3.connect(path)  # an inconsistency the import must report, not copy
     conn.execute("UPDATE accounts SET balance = 90 WHERE username = 'carol'")
@@ -99,15 +113,20 @@ async def test_import_a_real_kryten_economy_database(kryten_source: Path,
     cfg = tmp_path / "economy.toml"
     cfg.write_text("".join(f'[[channels]]\nchannel = "{c}"\n' for c in CHANNELS)
                    + f'[database]\nurl = "sqlite+aiosqlite:///{target}"\n[plugins]\n'
-                   f'enabled = {json.dumps(["wallet", "tipping"])}\n', encoding="utf-8")
+                   f'enabled = {json.dumps(PLUGINS)}\n', encoding="utf-8")
     base = ("--config", str(cfg), "import", "kryten-economy", "--from", str(source))
 
     code, out, err = await cli(*base, "--channel", "unconfigured")
     assert code == 1 and "channel 'unconfigured' is not configured here" in err
     code, out, err = await cli(*base, "--channel", "testchan", "--dry-run")
     assert code == 0, err
-    assert "testchan: 4 account(s), 1620 Z" in out and "dry run: nothing changed" in out
+    assert "testchan: 4 account(s), 1420 Z" in out and "dry run: nothing changed" in out
+    assert "ranks: 1 rank(s)" in out and "skipped ranks not configured here: Stunt Double" in out
+    assert "vanity_shop: 2 item(s)" in out and "achievements: 1 achievement(s)" in out
+    assert "not configured here: retired_badge" in out and "streaks: 1 streak(s)" in out
+    assert "bounties: 1 open bounty(ies), escrowed" in out
     assert rows(target, "SELECT COUNT(*) FROM core_accounts") == [(0,)]
+    assert rows(target, "SELECT COUNT(*) FROM vanity_shop_items") == [(0,)]
 
     for channel in CHANNELS:
         code, out, err = await cli(*base, "--channel", channel)
@@ -130,6 +149,21 @@ async def test_import_a_real_kryten_economy_database(kryten_source: Path,
         ("bob", "boss", "cheating")]
     assert rows(target, "SELECT username FROM core_accounts WHERE user_key = 'alice' AND "
                         "channel = 'otherchan'") == [("ALICE",)]
+
+    assert rows(target, "SELECT user_key, tier, held, set_by FROM ranks_users") == [
+        ("bob", 2, 1, "kryten-economy")]
+    assert sorted(rows(target, "SELECT user_key, item, value, price FROM vanity_shop_items")) == [
+        ("alice", "color", "#ffcc00", 0), ("alice", "title", "Night Owl", 0)]
+    assert rows(target, "SELECT user_key, achievement, reward FROM achievements_earned") == [
+        ("alice", "messages_100", 0)]
+    assert rows(target, "SELECT user_key, current, longest, last_date, iso_week FROM "
+                        "streaks_users") == [("bob", 4, 9, "2026-03-02", "2026-W10")]
+    [(escrow_id, amount, status)] = rows(target, "SELECT escrow_id, amount, status FROM "
+                                                 "bounties_bounties")
+    assert (amount, status) == (200, "open")
+    assert rows(target, f"SELECT user_key, amount, status, purpose FROM core_escrows WHERE id = "
+                        f"{escrow_id}") == [("alice", 200, "open", "bounties.bounty")]
+    assert imported[("Alice", "testchan")][0] == 330  # the hold moved nothing in the end
 
     code, out, err = await cli("--config", str(cfg), "ledger", "verify")
     assert code == 0 and "OK, 5 account(s)" in out, out

@@ -199,7 +199,8 @@ def economy_prune_veto(channel: str, user_key: str, username: str,
 
 @hookspec
 def economy_import_legacy(channel: str, source: Any, users: Mapping[str, str], now: datetime,
-                          hold: Any, conn: PluginConnection) -> list[str] | None:
+                          hold: Any, used_key: Any,
+                          conn: PluginConnection) -> list[str] | None:
     """Async; each plugin is called on its own inside the ONE transaction that imports a
     channel from kryten-economy (``cytube-economy import kryten-economy``), with ``conn`` fenced
     to its own tables. ``source`` is kryten-economy's database (a read-only ``sqlite3``
@@ -209,4 +210,6 @@ def economy_import_legacy(channel: str, source: Any, users: Mapping[str, str], n
     ``await hold(username, amount, purpose, reason)`` puts money kryten-economy held for a user
     (already out of their imported balance) into an open ledger escrow here and returns its id
     (a credit and the escrow, both corrections: no counter moves, the sums stay exact).
+    ``await used_key(key)`` records a ledger idempotency key as used (a one-shot reward
+    kryten-economy already paid: a later write with that key here moves nothing).
     Raising aborts the channel's import."""

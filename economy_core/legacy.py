@@ -39,7 +39,8 @@ import sqlalchemy as sa
 
 from .events import user_key
 from .identity import core_bans, core_quiet
-from .ledger import Kind, LedgerTx, accounts, idempotency, transactions
+from .ledger import Kind, LedgerTx, TxResult, accounts, idempotency, transactions
+from .ledger.checks import _result_to_json
 from .ledger.tx import core_connection
 from .members import core_members
 from .userdata import call_each
@@ -302,9 +303,17 @@ async def import_channel(app: EconomyApp, source: sqlite3.Connection, channel: s
                 raise ImportError_(f"could not hold {amount} for {username}")
             return held.escrow_id
 
+        async def used_key(key: str) -> None:
+            exists = (await conn.execute(sa.select(idempotency.c.key).where(
+                idempotency.c.channel == channel, idempotency.c.key == key))).first()
+            if exists is None:
+                await conn.execute(sa.insert(idempotency).values(
+                    channel=channel, key=key, result=_result_to_json(TxResult(True, (), {})),
+                    at=now))
+
         answers = await call_each(app, "economy_import_legacy", {
             "channel": channel, "source": source, "users": plan.users, "now": now,
-            "hold": hold}, conn)
+            "hold": hold, "used_key": used_key}, conn)
         summary.plugins = {name: list(lines) for name, lines in sorted(answers.items())
                            if lines}
         await conn.execute(sa.insert(idempotency).values(

@@ -17,9 +17,13 @@ import sqlite3
 import subprocess
 import sys
 import venv
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from economy_core.clock import FakeClock
+from economy_core.testing import MakeApp
 
 KRYTEN_ECONOMY = "kryten-economy==0.13.0"
 CHANNELS = ["testchan", "otherchan"]
@@ -56,6 +60,7 @@ async def main(path):
     await db.award_achievement("Alice", c, "retired_badge")  # not configured here: listed
     await db.get_or_create_streak("bob", c)
     await db.update_streak("bob", c, 4, 9, "2026-03-02")
+    await db.claim_welcome_wallet("Alice", c, 100)
     await db.debit("Alice", c, 200, "bounty_create")  # as its bounty command does
     await db.create_bounty("Alice", c, "find the lost reel", 200, "2026-12-31 00:00:00")
     await db.credit("ghostchan_user", "unconfigured", 5, "earn")
@@ -120,11 +125,12 @@ async def test_import_a_real_kryten_economy_database(kryten_source: Path,
     assert code == 1 and "channel 'unconfigured' is not configured here" in err
     code, out, err = await cli(*base, "--channel", "testchan", "--dry-run")
     assert code == 0, err
-    assert "testchan: 4 account(s), 1420 Z" in out and "dry run: nothing changed" in out
+    assert "testchan: 4 account(s), 1520 Z" in out and "dry run: nothing changed" in out
     assert "ranks: 1 rank(s)" in out and "skipped ranks not configured here: Stunt Double" in out
     assert "vanity_shop: 2 item(s)" in out and "achievements: 1 achievement(s)" in out
     assert "not configured here: retired_badge" in out and "streaks: 1 streak(s)" in out
     assert "bounties: 1 open bounty(ies), escrowed" in out
+    assert "presence: 4 user(s) first/last seen, 1 welcome wallet(s) already paid" in out
     assert rows(target, "SELECT COUNT(*) FROM core_accounts") == [(0,)]
     assert rows(target, "SELECT COUNT(*) FROM vanity_shop_items") == [(0,)]
 
@@ -163,7 +169,7 @@ async def test_import_a_real_kryten_economy_database(kryten_source: Path,
     assert (amount, status) == (200, "open")
     assert rows(target, f"SELECT user_key, amount, status, purpose FROM core_escrows WHERE id = "
                         f"{escrow_id}") == [("alice", 200, "open", "bounties.bounty")]
-    assert imported[("Alice", "testchan")][0] == 330  # the hold moved nothing in the end
+    assert imported[("Alice", "testchan")][0] == 430  # the hold moved nothing in the end
 
     code, out, err = await cli("--config", str(cfg), "ledger", "verify")
     assert code == 0 and "OK, 5 account(s)" in out, out
@@ -178,3 +184,28 @@ async def test_import_a_real_kryten_economy_database(kryten_source: Path,
     code, out, err = await cli("--config", str(cfg), "import", "kryten-economy", "--from",
                                str(tmp_path / "missing.db"))
     assert code == 1 and "no such file" in err
+
+
+async def test_an_imported_users_welcome_wallet_is_not_paid_again(
+        kryten_source: Path, tmp_path: Path, make_app: MakeApp) -> None:
+    target = tmp_path / "economy.db"
+    cfg = tmp_path / "economy.toml"
+    cfg.write_text(f'[[channels]]\nchannel = "testchan"\n[database]\n'
+                   f'url = "sqlite+aiosqlite:///{target}"\n[plugins]\n'
+                   f'enabled = {json.dumps(["presence", "wallet"])}\n', encoding="utf-8")
+    code, _, err = await cli("--config", str(cfg), "import", "kryten-economy", "--from",
+                             str(kryten_source), "--channel", "testchan")
+    assert code == 0, err
+    later = datetime.now(UTC) + timedelta(days=30)  # the old bot last saw them "now"
+    app = await make_app(plugins=["presence", "wallet"], channel="testchan", db="economy.db",
+                         clock=FakeClock(later))
+    before = await app.balance("alice")
+    await app.join("alice")  # kryten-economy paid her wallet
+    await app.join("carol")  # it never paid hers
+    await app.advance(minutes=2)
+    types = {u: [p.type for p in await app.ledger.history("testchan", u, 50)
+                 if p.source != "import"] for u in ("alice", "carol")}
+    assert "welcome_wallet" not in types["alice"]
+    assert types["carol"].count("welcome_wallet") == 1
+    assert await app.balance("alice") >= before
+    assert await app.ledger.verify() == []

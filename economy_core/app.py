@@ -208,9 +208,9 @@ class EconomyApp:
 
     async def open_offline(self) -> None:
         """Open the database, the core's services and the plugins (constructed, their tables
-        migrated) for an operator's tool, without the bus, the scheduler, the metrics server or
-        ``economy_startup``: nothing runs by itself and nothing is sent. Close with
-        :meth:`close_offline`."""
+        migrated) for an operator's tool, without the bus, the scheduler, the metrics server,
+        ``economy_startup`` or the commit observers (``economy_transaction_committed``): nothing
+        runs by itself and nothing is sent. Close with :meth:`close_offline`."""
         await self._open(offline=True)
 
     async def close_offline(self) -> None:
@@ -237,7 +237,9 @@ class EconomyApp:
         self.ledger.set_earn_gate(self.members)
         self.ledger.set_write_policy(CataloguePolicy(self.catalogue))
         self.aliases = Aliases(self.request, self.clock)
-        self._commit_task = asyncio.create_task(self._observe_commits(), name="economy-commits")
+        if not offline:  # a tool's writes are not events for the plugins
+            self._commit_task = asyncio.create_task(self._observe_commits(),
+                                                    name="economy-commits")
 
         if self._transport is not None:
             transport = self._transport

@@ -33,7 +33,7 @@ the claim and before the outbox delivered loses that digest (at most once: never
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pluggy
@@ -293,7 +293,9 @@ class Digests:
         sums = await ledger.counter_sums(channel, first, last)
         minted, spent = sums.get("z_earned", 0), sums.get("z_spent", 0)
         staked, won = sums.get("z_gambled_in", 0), sums.get("z_gambled_out", 0)
-        kinds = await ledger.kind_totals(channel, now - timedelta(days=7), now)
+        kinds = await ledger.kind_totals(  # the same seven ledger days as the counters
+            channel, datetime.combine(first, time(0), tzinfo=ledger.tz),
+            datetime.combine(today, time(0), tzinfo=ledger.tz))
         gamble = kinds.get(Kind.GAMBLE)
         games = gamble.debits if gamble is not None else 0
         edge = f"{(staked - won) / staked * 100:.1f} %" if staked else "—"

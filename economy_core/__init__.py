@@ -66,6 +66,7 @@ from .ledger import (
     Award,
     Escrow,
     Kind,
+    KindTotals,
     LedgerTx,
     LedgerView,
     Posting,
@@ -77,6 +78,7 @@ from .scheduler import Job
 from .storage import PluginConnection, PluginDatabase, Schema, inserted_id
 from .text import render, template_validator
 from .triggers import Cap, ChatContext, EarningTrigger, PlayingMedia, TriggerHit
+from .userdata import UserTable, export_user_rows, forget_user_rows
 
 __all__ = [
     "CONFIG_RELOAD", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING",
@@ -85,12 +87,12 @@ __all__ = [
     "ApprovalResolved", "ArgumentError", "Ask", "Award", "AwardRequest", "Cap",
     "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
     "ConfigNote", "Contract", "Counter", "CronError", "CronSpec", "EarningTrigger", "Escrow",
-    "Health", "Job", "Kind", "LedgerTx",
+    "Health", "Job", "Kind", "KindTotals", "LedgerTx",
     "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
     "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "ReloadResult",
     "Rest", "RoomSnapshot", "RoomUser", "Schema", "StatsSection", "TriggerHit", "TxResult",
-    "UserArrived", "UserJoined",
-    "UserLeft", "Username", "UtcDateTime", "chunks", "command", "endpoint", "hookimpl", "hookspec",
+    "UserArrived", "UserJoined", "UserLeft", "UserTable", "Username", "UtcDateTime", "chunks",
+    "command", "endpoint", "export_user_rows", "forget_user_rows", "hookimpl", "hookspec",
     "hookspecs", "inserted_id", "render", "setting", "shown", "template_validator", "user_key"
 ]

@@ -124,6 +124,16 @@ class LoadedPlugin:
     context: PluginContext[Any]
 
 
+class _NoTransport:
+    """The transport of an offline app (operator tools): nothing is ever sent."""
+
+    async def send_pm(self, channel: str, username: str, text: str) -> None:
+        raise ConnectionError("offline: nothing is sent")
+
+    async def send_chat(self, channel: str, text: str) -> None:
+        raise ConnectionError("offline: nothing is sent")
+
+
 class EconomyApp:
     """One running economy: every channel of one config. See the module docstring."""
 
@@ -196,6 +206,46 @@ class EconomyApp:
 
     async def start(self) -> None:
         """Bring everything up in the documented order; raises on any start-up failure."""
+        await self._open(offline=False)
+        core = self.core
+        self.metrics.restore(await self.counter_store.load())  # before anything counts again
+        await self.dispatcher.broadcast("economy_startup")
+        self.scheduler.daily(time(0, 0), self._close_day, name="day_close", owner="core")
+
+        if core.metrics.persist_seconds:
+            self.scheduler.every(core.metrics.persist_seconds, self.save_counters,
+                                 name="metrics_persist", owner="core")
+        if core.metrics.port:  # nobody scrapes otherwise: no need to recompute gauges
+            await self.refresh_metrics()
+            self.scheduler.every(core.metrics.refresh_seconds, self.refresh_metrics,
+                                 name="metrics_refresh", owner="core")
+        await self.metrics.start_server(core.metrics.host, core.metrics.port, self.health)
+        await self.outbox.start()
+        await self.scheduler.start()
+        self._accepting = True
+        self._started = True
+        if self._bus is not None:
+            await self._bus.start()
+        log.info("economy started: channels %s, plugins %s",
+                 ", ".join(self.rooms.channels) or "none", ", ".join(self.plugins) or "none")
+
+    async def open_offline(self) -> None:
+        """Open the database, the core's services and the plugins (constructed, their tables
+        migrated) for an operator's tool, without the bus, the scheduler, the metrics server,
+        ``economy_startup`` or the commit observers (``economy_transaction_committed``): nothing
+        runs by itself and nothing is sent. Close with :meth:`close_offline`."""
+        await self._open(offline=True)
+
+    async def close_offline(self) -> None:
+        """Close what :meth:`open_offline` opened (queued commit observers are dropped)."""
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+        await self.ledger.close()
+        await self.engine.dispose()
+
+    async def _open(self, *, offline: bool) -> None:
+        """Config checks, database, core services and plugins: the part of start-up that
+        :meth:`open_offline` shares."""
         core = self.core
         self.catalogue = check_plugins(self.plugin_infos, self.plugin_manager)
         self._review(self.config)
@@ -210,9 +260,16 @@ class EconomyApp:
         self.ledger.set_earn_gate(self.members)
         self.ledger.set_write_policy(CataloguePolicy(self.catalogue))
         self.aliases = Aliases(self.request, self.clock)
-        self._commit_task = asyncio.create_task(self._observe_commits(), name="economy-commits")
+        if not offline:  # a tool's writes are not events for the plugins
+            self._commit_task = asyncio.create_task(self._observe_commits(),
+                                                    name="economy-commits")
 
-        transport = self._transport if self._transport is not None else await self._make_bus()
+        if self._transport is not None:
+            transport = self._transport
+        elif offline:
+            transport = _NoTransport()
+        else:
+            transport = await self._make_bus()
         from .outbox_store import OutboxStore
         from .ratelimit import Limits
 
@@ -268,26 +325,6 @@ class EconomyApp:
         self._block_disabled_plugins()
         for info in self.plugin_infos:
             await self._load_plugin(info)
-        self.metrics.restore(await self.counter_store.load())  # before anything counts again
-        await self.dispatcher.broadcast("economy_startup")
-        self.scheduler.daily(time(0, 0), self._close_day, name="day_close", owner="core")
-
-        if core.metrics.persist_seconds:
-            self.scheduler.every(core.metrics.persist_seconds, self.save_counters,
-                                 name="metrics_persist", owner="core")
-        if core.metrics.port:  # nobody scrapes otherwise: no need to recompute gauges
-            await self.refresh_metrics()
-            self.scheduler.every(core.metrics.refresh_seconds, self.refresh_metrics,
-                                 name="metrics_refresh", owner="core")
-        await self.metrics.start_server(core.metrics.host, core.metrics.port, self.health)
-        await self.outbox.start()
-        await self.scheduler.start()
-        self._accepting = True
-        self._started = True
-        if self._bus is not None:
-            await self._bus.start()
-        log.info("economy started: channels %s, plugins %s",
-                 ", ".join(self.rooms.channels) or "none", ", ".join(self.plugins) or "none")
 
     async def _make_bus(self) -> Transport:
         from .bus import KrytenBus

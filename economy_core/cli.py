@@ -1,8 +1,9 @@
 """The ``cytube-economy`` command line.
 
 Sub-commands: ``run`` (the bot), ``demo``, ``config init|check|show``, ``plugins``,
-``ledger verify``, and ``<plugin> <command>`` for every installed plugin that declares
-``cli_commands`` (see :class:`~economy_core.hooktypes.CliCommand`).
+``ledger verify``, ``user export|forget``, ``prune``, ``import kryten-economy``, and
+``<plugin> <command>`` for every installed plugin that declares ``cli_commands`` (see
+:class:`~economy_core.hooktypes.CliCommand`).
 The config file is ``--config PATH``, else ``$CYTUBE_ECONOMY_CONFIG``, else ``./economy.toml``.
 Exit status: 0 success, 1 a check failed (bad config, ledger mismatch), 2 usage error.
 """
@@ -269,6 +270,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    announcement {a.kind}: {a.description}")
         if contract.capabilities:
             print(f"    capabilities: {', '.join(sorted(contract.capabilities))}")
+        for kept in contract.personal_data:
+            print(f"    personal data: {kept}")
         for spec in sorted(declared_commands(info.cls), key=lambda s: s.name):
             tag = " (admin)" if spec.admin else ""
             print(f"    command {spec.name}{tag}: {spec.help}")
@@ -316,6 +319,143 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     return asyncio.run(_verify(loaded[0]))
+
+
+async def _offline(args: argparse.Namespace,
+                   work: Callable[[EconomyApp], Coroutine[Any, Any, int]]) -> int:
+    """Run ``work`` on the configured database and plugins, offline (nothing is connected,
+    scheduled or sent: :meth:`EconomyApp.open_offline`)."""
+    loaded = _load_or_report(args)
+    if loaded is None:
+        return 1
+    config, plugins = loaded
+    app = EconomyApp(config, plugins, clock=SystemClock())
+    await app.open_offline()
+    try:
+        return await work(app)
+    finally:
+        await app.close_offline()
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def cmd_user_export(args: argparse.Namespace) -> int:
+    import json
+
+    from .userdata import UnknownUser, export_user
+
+    found: list[dict[str, Any]] = []
+
+    async def work(app: EconomyApp) -> int:
+        try:
+            found.append(await export_user(app, args.channel, args.name))
+        except UnknownUser as exc:
+            print(f"cytube-economy user export: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    status = asyncio.run(_offline(args, work))
+    if status or not found:
+        return status or 1
+    text = json.dumps(found[0], indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_user_forget(args: argparse.Namespace) -> int:
+    from .userdata import ForgetRefused, UnknownUser, forget_user
+
+    async def work(app: EconomyApp) -> int:
+        account = (await app.ledger.account(args.channel, args.name)
+                   if args.channel in [c.channel for c in app.core.channels] else None)
+        if account is not None and not args.yes and not _confirm(
+                f"Forget {account.username} in {args.channel} (balance {account.balance} "
+                "leaves circulation)?"):
+            print("cancelled: nothing changed")
+            return 1
+        try:
+            done = await forget_user(app, args.channel, args.name)
+        except (UnknownUser, ForgetRefused) as exc:
+            print(f"cytube-economy user forget: {exc}", file=sys.stderr)
+            return 1
+        print(f"forgot {done.username} in {args.channel}: now {done.pseudonym} in the history; "
+              f"balance {done.balance_removed} removed (one posting); {done.rows_changed} "
+              "row(s) changed")
+        return 0
+
+    return asyncio.run(_offline(args, work))
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from .prune import Criteria, find_targets, prune, write_csv
+
+    criteria = Criteria(args.inactive_days, args.balance_min, args.balance_max,
+                        args.max_lifetime_earned)
+
+    async def work(app: EconomyApp) -> int:
+        if args.channel not in [c.channel for c in app.core.channels]:
+            print(f"cytube-economy prune: channel {args.channel!r} is not configured",
+                  file=sys.stderr)
+            return 1
+        now = app.clock.now()
+        targets, vetoed = await find_targets(app, args.channel, criteria, now)
+        for row in targets:
+            print(f"target {row.username}: balance {row.balance}, earned {row.lifetime_earned},"
+                  f" last change {row.last_change:%Y-%m-%d}")
+        for row in vetoed:
+            print(f"kept {row.username}: {row.reason}")
+        total = sum(r.balance for r in targets)
+        print(f"{len(targets)} account(s) to prune in {args.channel} ({total} in balances), "
+              f"{len(vetoed)} kept by plugins")
+        rows = [*targets, *vetoed]
+        if args.execute and targets:
+            if not args.yes and not _confirm(f"Remove {len(targets)} account(s)?"):
+                print("cancelled: nothing changed")
+                return 1
+            rows = [*await prune(app, args.channel, criteria, targets, now), *vetoed]
+            removed = [r for r in rows if r.action == "removed"]
+            print(f"removed {len(removed)} account(s), {sum(r.balance for r in removed)} out "
+                  "of circulation")
+        output = args.output_csv
+        if output is None and args.execute:
+            output = f"prune-{args.channel}-{now:%Y%m%dT%H%M%SZ}.csv"
+        if output is not None:
+            write_csv(Path(output), rows)
+            print(f"wrote {output}")
+        if not args.execute:
+            print("dry run: nothing changed (--execute to remove)")
+        return 0
+
+    return asyncio.run(_offline(args, work))
+
+
+def cmd_import_kryten(args: argparse.Namespace) -> int:
+    from .legacy import ImportError_, import_database
+
+    async def work(app: EconomyApp) -> int:
+        try:
+            summaries = await import_database(
+                app, Path(args.source), [args.channel] if args.channel else None,
+                dry_run=args.dry_run)
+        except ImportError_ as exc:
+            print(f"cytube-economy import kryten-economy: {exc}", file=sys.stderr)
+            return 1
+        for summary in summaries:
+            print("\n".join(summary.lines()))
+        if args.dry_run:
+            print("dry run: nothing changed")
+        return 0
+
+    return asyncio.run(_offline(args, work))
 
 
 def plugins_with_cli() -> list[PluginInfo]:
@@ -408,6 +548,41 @@ def build_parser(plugin_infos: Sequence[PluginInfo] = ()) -> argparse.ArgumentPa
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     ledger_sub.add_parser("verify", help="check every balance against its transactions"
                           ).set_defaults(func=cmd_ledger_verify)
+    user = sub.add_parser("user", help="a user's data: export or forget it")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    export = user_sub.add_parser("export", help="everything held about a user, as JSON")
+    export.add_argument("name")
+    export.add_argument("--channel", required=True)
+    export.add_argument("--output", "-o", help="write the JSON here (default: stdout)")
+    export.set_defaults(func=cmd_user_export)
+    forget = user_sub.add_parser("forget", help="remove a user's personal data (a pseudonym "
+                                 "in the history; the balance leaves through one posting)")
+    forget.add_argument("name")
+    forget.add_argument("--channel", required=True)
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget.set_defaults(func=cmd_user_forget)
+
+    importer = sub.add_parser("import", help="bring data over from another bot")
+    importer_sub = importer.add_subparsers(dest="import_command", required=True)
+    kryten = importer_sub.add_parser("kryten-economy", help="accounts, balances, history, "
+                                     "bans and quiet mode from a kryten-economy database")
+    kryten.add_argument("--from", dest="source", required=True, help="its SQLite file")
+    kryten.add_argument("--channel", help="only this channel (default: every channel)")
+    kryten.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    kryten.set_defaults(func=cmd_import_kryten)
+
+    pruner = sub.add_parser("prune", help="remove abandoned accounts (a dry run unless "
+                            "--execute)")
+    pruner.add_argument("--channel", required=True)
+    pruner.add_argument("--inactive-days", type=int, default=30)
+    pruner.add_argument("--balance-min", type=int, default=0)
+    pruner.add_argument("--balance-max", type=int, default=None)
+    pruner.add_argument("--max-lifetime-earned", type=int, default=None)
+    pruner.add_argument("--execute", action="store_true", help="remove the targets")
+    pruner.add_argument("--yes", action="store_true", help="with --execute: do not ask")
+    pruner.add_argument("--output-csv", help="the audit CSV (default with --execute: "
+                        "prune-<channel>-<time>.csv)")
+    pruner.set_defaults(func=cmd_prune)
     _add_plugin_commands(sub, [i for i in plugin_infos if i.name not in sub.choices])
     _accept_common_options(parser)
     return parser

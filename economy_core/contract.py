@@ -22,6 +22,9 @@ A plugin class states, as data the manager reads before anything is constructed:
   :data:`CONFIG_RELOAD`: re-read the config file as SIGHUP does);
 - ``announcements``: the kinds of public chat line it posts through ``ctx.announcer`` (each
   kind belongs to one plugin; ``[announcements] disabled`` switches kinds off by name);
+- ``personal_data``: what it keeps about users in its own tables, one short description each
+  (empty: nothing). A plugin that declares any must answer ``economy_user_export`` and
+  ``economy_user_forget`` (``cytube-economy user export|forget``; start-up refuses otherwise);
 - hook specs it publishes: a ``@staticmethod`` ``economy_addhooks(pluginmanager)`` hook
   implementation adding them (run by the manager before construction, so it must be static);
   consumers mark their implementations ``@hookimpl(optionalhook=True)``;
@@ -136,6 +139,8 @@ class Contract:
     counters: tuple[Counter, ...] = attrs.field(default=(), converter=_counters)
     capabilities: frozenset[str] = attrs.field(default=frozenset(), converter=_capabilities)
     announcements: tuple[Announcement, ...] = attrs.field(default=(), converter=_announcements)
+    personal_data: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    """What the plugin keeps about users (descriptions); see the module docstring."""
 
 
 CORE = "core"
@@ -356,6 +361,12 @@ def build_catalogue(plugins: Sequence[Declared], pm: pluggy.PluginManager, proje
         for announcement in contract.announcements:
             if claim(announcement_owner, "announcement kind", announcement.kind, p.name):
                 announcements[announcement.kind] = announcement
+        if contract.personal_data:
+            missing = [hook for hook in ("economy_user_export", "economy_user_forget")
+                       if not callable(getattr(p.cls, hook, None))]
+            if missing:
+                problems.append(f"plugin {p.name!r} declares personal data but does not answer "
+                                f"{' and '.join(missing)}")
         commands = declared_commands(p.cls)
         for spec in commands:
             for word in (spec.name, *spec.aliases):

@@ -11,8 +11,8 @@ logged and counted against its plugin and never reaches the other plugins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         StatsSection,
     )
     from .ledger import Posting
+    from .storage import PluginConnection
 
 PROJECT = "cytube_economy"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -181,3 +182,49 @@ def economy_config_reloaded(config: Any) -> None:
 @hookspec(firstresult=True)
 def economy_format_amount(amount: int) -> str | None:
     """Sync, first result wins: how to render an amount of the currency (default ``"N Z"``)."""
+
+
+@hookspec
+def economy_user_export(channel: str, user_key: str, username: str,
+                        conn: PluginConnection) -> dict[str, Any] | None:
+    """Async; each plugin is called on its own, with ``conn`` reading the database (fenced to
+    its own tables, in the export's read transaction). Everything the plugin keeps about the
+    user in ``channel``, JSON-serialisable (e.g. table name → rows as dicts); None: nothing.
+    Plugins whose contract declares ``personal_data`` must answer it
+    (``economy_core.userdata`` has helpers: :class:`~economy_core.userdata.UserTable`)."""
+
+
+@hookspec
+def economy_user_forget(channel: str, user_key: str, username: str, pseudonym: str,
+                        conn: PluginConnection) -> None:
+    """Async; each plugin is called on its own, inside the ONE ledger transaction that
+    forgets the user (``conn`` fenced to its own tables). Delete the user's personal rows; in
+    rows kept for others (history, a game between users), replace the user's key and name by
+    ``pseudonym``. Money is not the plugin's business here: the core refuses to forget a user
+    with open escrows and removes the balance itself. Raising aborts the whole forget."""
+
+
+@hookspec
+def economy_prune_veto(channel: str, user_key: str, username: str,
+                       inactive_since: datetime) -> str | None:
+    """Async collect, read-only. A reason why the account must not be pruned (``cytube-economy
+    prune``), e.g. "owns items", or "seen 2026-03-01" when the plugin saw the user on or
+    after ``inactive_since``; None: no objection."""
+
+
+@hookspec
+def economy_import_legacy(channel: str, source: Any, users: Mapping[str, str], now: datetime,
+                          hold: Any, used_key: Any,
+                          conn: PluginConnection) -> list[str] | None:
+    """Async; each plugin is called on its own inside the ONE transaction that imports a
+    channel from kryten-economy (``cytube-economy import kryten-economy``), with ``conn`` fenced
+    to its own tables. ``source`` is kryten-economy's database (a read-only ``sqlite3``
+    connection, rows as ``sqlite3.Row``); ``users`` maps each of its user names imported in this
+    run to the user key here (users skipped by the core are absent: leave their rows). Bring the
+    plugin's own data over and return summary lines (what came over, what was skipped and why).
+    ``await hold(username, amount, purpose, reason)`` puts money kryten-economy held for a user
+    (already out of their imported balance) into an open ledger escrow here and returns its id
+    (a credit and the escrow, both corrections: no counter moves, the sums stay exact).
+    ``await used_key(key)`` records a ledger idempotency key as used (a one-shot reward
+    kryten-economy already paid: a later write with that key here moves nothing).
+    Raising aborts the channel's import."""

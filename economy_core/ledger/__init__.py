@@ -71,6 +71,7 @@ from .model import (
     Escrow,
     Holder,
     Kind,
+    KindTotals,
     LedgerError,
     Mismatch,
     Posting,
@@ -92,7 +93,8 @@ from .tx import LedgerTx
 __all__ = [
     "DEFAULT_MAX_BATCH", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "LEDGER_COMPONENT",
     "LEDGER_SCHEMA_VERSION", "MAX_AMOUNT", "UNKNOWN_ESCROW", "WITHHELD", "Account", "Award",
-    "CapState", "ChannelTotals", "EarnGate", "Escrow", "Holder", "Kind", "Ledger", "LedgerError",
+    "CapState", "ChannelTotals", "EarnGate", "Escrow", "Holder", "Kind", "KindTotals", "Ledger",
+    "LedgerError",
     "LedgerTx",
     "LedgerView", "Mismatch", "Posting", "TxResult", "WritePolicy", "accounts", "caps",
     "check_amount", "daily_counters", "escrows", "idempotency", "ledger_metadata",

@@ -79,6 +79,17 @@ class Holder:
 
 
 @attrs.frozen
+class KindTotals:
+    """The postings of one kind over a period: how many credits (+) and debits (−), and their
+    sums (``debited`` as a positive figure)."""
+
+    credits: int
+    credited: int
+    debits: int
+    debited: int
+
+
+@attrs.frozen
 class Posting:
     """One committed balance change (a ``core_transactions`` row). ``tx_id`` groups the postings
     of one ledger operation."""

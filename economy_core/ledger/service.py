@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from .model import (
     Escrow,
     Holder,
     Kind,
+    KindTotals,
     Mismatch,
     Posting,
 )
@@ -241,6 +242,65 @@ class LedgerView(MoneyMoves):
             .where(d.c.channel == channel, d.c.day == day, d.c.counter == counter)
             .order_by(d.c.value.desc(), d.c.user_key).limit(limit))
         return [(row.name, int(row.value)) for row in result]
+
+    async def counter_sums(self, channel: str, first: date, last: date) -> dict[str, int]:
+        """Every daily counter summed over all users of the channel and the days ``first`` ..
+        ``last`` (inclusive): counter → total (e.g. ``z_earned`` minted in the period)."""
+        d = daily_counters
+        result = await self._read(
+            sa.select(d.c.counter, sa.func.sum(d.c.value).label("total")).where(
+                d.c.channel == channel, d.c.day >= first, d.c.day <= last)
+            .group_by(d.c.counter))
+        return {row.counter: int(row.total) for row in result}
+
+    async def active_users(self, channel: str, day: date) -> list[Holder]:
+        """Users with at least one daily counter on ``day`` (they did something that day), with
+        their current balance (0 and the key as name without an account), by user key."""
+        d = daily_counters
+        result = await self._read(
+            sa.select(d.c.user_key, sa.func.max(accounts.c.username).label("username"),
+                      sa.func.max(accounts.c.balance).label("balance"))
+            .select_from(d.outerjoin(accounts, sa.and_(accounts.c.channel == d.c.channel,
+                                                       accounts.c.user_key == d.c.user_key)))
+            .where(d.c.channel == channel, d.c.day == day)
+            .group_by(d.c.user_key).order_by(d.c.user_key))
+        return [Holder(row.user_key, row.username or row.user_key, int(row.balance or 0))
+                for row in result]
+
+    async def top_counter(self, channel: str, first: date, last: date, counter: str,
+                          limit: int = 5) -> list[tuple[str, int]]:
+        """(display name, total) of the highest sums of one daily counter over ``first`` ..
+        ``last`` (inclusive), ties by user key."""
+        d = daily_counters
+        total = sa.func.sum(d.c.value).label("total")
+        result = await self._read(
+            sa.select(sa.func.max(sa.func.coalesce(accounts.c.username, d.c.user_key))
+                      .label("name"), total)
+            .select_from(d.outerjoin(accounts, sa.and_(accounts.c.channel == d.c.channel,
+                                                       accounts.c.user_key == d.c.user_key)))
+            .where(d.c.channel == channel, d.c.day >= first, d.c.day <= last,
+                   d.c.counter == counter)
+            .group_by(d.c.user_key).order_by(total.desc(), d.c.user_key).limit(limit))
+        return [(row.name, int(row.total)) for row in result if int(row.total) > 0]
+
+    async def kind_totals(self, channel: str, since: datetime,
+                          until: datetime) -> dict[Kind, KindTotals]:
+        """Postings of the channel with ``since <= at < until``, summed per kind: how many
+        credits and debits and their sums (debits as a positive figure). Kinds without a
+        posting are absent."""
+        t = transactions
+        credit = t.c.amount > 0
+        result = await self._read(
+            sa.select(t.c.kind,
+                      sa.func.sum(sa.case((credit, 1), else_=0)).label("credits"),
+                      sa.func.sum(sa.case((credit, t.c.amount), else_=0)).label("credited"),
+                      sa.func.sum(sa.case((credit, 0), else_=1)).label("debits"),
+                      sa.func.sum(sa.case((credit, 0), else_=-t.c.amount)).label("debited"))
+            .where(t.c.channel == channel, t.c.at >= since, t.c.at < until)
+            .group_by(t.c.kind))
+        return {Kind(row.kind): KindTotals(int(row.credits), int(row.credited),
+                                           int(row.debits), int(row.debited))
+                for row in result}
 
     async def cap_state(self, channel: str, username: str, cap_key: str) -> CapState | None:
         """A cap's stored counter (an expired window is reported as stored)."""

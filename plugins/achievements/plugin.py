@@ -30,7 +30,8 @@ says ``already_earned``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pluggy
@@ -44,12 +45,15 @@ from economy_core import (
     ConfigNote,
     Contract,
     Kind,
+    PluginConnection,
     PluginContext,
     Posting,
     PostingType,
     ProfileField,
     command,
     endpoint,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -75,7 +79,9 @@ class Achievements:
     name = "achievements"
     Config = AchievementsConfig
     schema = tables.schema
-    contract = Contract(posting_types=(PostingType(POSTING_TYPE, "achievement", Kind.EARN),),
+    contract = Contract(
+        personal_data=("achievements earned", "channel emotes used"),
+        posting_types=(PostingType(POSTING_TYPE, "achievement", Kind.EARN),),
                         announcements=(award.ANNOUNCEMENT,))
 
     @staticmethod
@@ -96,6 +102,47 @@ class Achievements:
                     f"achievement {a.id!r} ({a.condition.type}) is never awarded: it needs "
                     f"{missing}"))
         return notes
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's earned achievements whose id is configured here → earned (reward 0
+        recorded: it was paid there; never paid again here)."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "achievements" not in tables_there:
+            return []
+        known = {a.id for a in self.ctx.config.achievements}
+        imported, unknown = 0, set()
+        for row in source.execute("SELECT * FROM achievements WHERE channel = ? ORDER BY id",
+                                  (channel,)):
+            key = users.get(row["username"])
+            if key is None:
+                continue
+            if row["achievement_id"] not in known:
+                unknown.add(str(row["achievement_id"]))
+                continue
+            at = _legacy_time(row["awarded_at"]) or now
+            await conn.execute(tables.earned.insert().values(
+                channel=channel, user_key=key, achievement=row["achievement_id"],
+                username=row["username"], reward=0, at=at))
+            imported += 1
+        lines = [f"{imported} achievement(s)"]
+        if unknown:
+            lines.append(f"skipped achievements not configured here: {', '.join(sorted(unknown))}")
+        return lines
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[AchievementsConfig]) -> None:
         self.ctx = ctx
@@ -267,3 +314,13 @@ class Achievements:
                            "was granted")
         return {"username": account.username, "id": found.id, "granted": True,
                 "already_earned": False, "paid": earned[0].paid}
+
+def _legacy_time(value: Any) -> datetime | None:
+    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
+    if value in (None, ""):
+        return None
+    try:
+        found = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)

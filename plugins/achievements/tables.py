@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -28,3 +28,10 @@ emotes = sa.Table(
     sa.Column("emote", sa.String(100), primary_key=True),
 )
 """The distinct channel emotes each user has written (``unique_emotes_used_lifetime``)."""
+
+
+PERSONAL = (
+    UserTable(earned, keys=("user_key",)),
+    UserTable(emotes, keys=("user_key",)),
+)
+"""Where users are kept (``cytube-economy user export|forget``)."""

@@ -30,7 +30,8 @@ nothing (a crash rolls back row and money together).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -43,11 +44,14 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     Rest,
     Username,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     inserted_id,
     shown,
@@ -131,11 +135,60 @@ class Bounties:
     name = "bounties"
     Config = BountiesConfig
     schema = tables.schema
-    contract = Contract(posting_types=(
+    contract = Contract(
+        personal_data=("bounties posted (with their text)", "bounties won or resolved"),
+        posting_types=(
         PostingType("bounty_create", "bounty posted", Kind.SPEND),
         PostingType("bounty_claim", "bounty won", Kind.EARN),
         PostingType("bounty_expired", "expired bounty (burned)", Kind.SPEND),
     ), announcements=public.ANNOUNCEMENTS)
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, hold: Any,
+                                    conn: PluginConnection) -> list[str]:
+        """kryten-economy's open bounties → open bounties here, their amount escrowed through
+        ``hold`` (it already left the creator's imported balance there). Closed ones are
+        history: their postings came over with the ledger."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "bounties" not in tables_there:
+            return []
+        imported, skipped = 0, 0
+        for row in source.execute("SELECT * FROM bounties WHERE channel = ? AND status = 'open' "
+                                  "ORDER BY id", (channel,)):
+            creator, amount = row["creator"], int(row["amount"] or 0)
+            key = users.get(creator)
+            if key is None or amount <= 0:
+                skipped += 1
+                continue
+            description = str(row["description"] or "")[:500]
+            escrow_id = await hold(creator, amount, PURPOSE, f"bounty: {description}")
+            created = _legacy_time(row["created_at"]) or now
+            expires = (_legacy_time(row["expires_at"])
+                       or created + timedelta(hours=self.cfg.default_expiry_hours))
+            await conn.execute(tables.bounties.insert().values(
+                channel=channel, creator=creator, creator_key=key, description=description,
+                amount=amount, escrow_id=escrow_id, status="open", created_at=created,
+                expires_at=expires))
+            imported += 1
+        lines = [f"{imported} open bounty(ies), escrowed"]
+        if skipped:
+            lines.append(f"skipped {skipped} open bounty(ies) of users not imported or of no "
+                         "amount")
+        return lines
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[BountiesConfig]) -> None:
         self.ctx = ctx
@@ -397,3 +450,14 @@ class Bounties:
     @hookimpl
     def economy_reward_lines(self, channel: str) -> list[str]:
         return ["Bounties: PM bounties for the open ones; an admin pays their winners"]
+
+
+def _legacy_time(value: Any) -> datetime | None:
+    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
+    if value in (None, ""):
+        return None
+    try:
+        found = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)

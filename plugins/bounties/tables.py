@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -32,3 +32,12 @@ bounties = sa.Table(
 ``open``, then ``claimed`` (``winner`` paid, ``resolver`` the admin) or ``expired`` (``refunded``
 back to the creator, the rest burned). The row and the escrow change together: each move is ONE
 ledger transaction that first claims the row with ``WHERE status='open'``."""
+
+
+PERSONAL = (
+    UserTable(bounties, keys=("creator_key",)),
+    UserTable(bounties, names=("winner", "resolver"), delete=False),
+)
+"""Where users are kept (``cytube-economy user export|forget``): the bounties a user posted go
+(their text is theirs; open ones hold an escrow, so the core refuses to forget before they are
+resolved), a winner's or resolving admin's name in others' bounties is replaced."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -45,3 +45,10 @@ def add_last_active(conn: sa.Connection) -> None:
     """The ``last_active`` table (empty: it fills with the next lines)."""
     last_active.create(conn, checkfirst=True)
 
+
+PERSONAL = (
+    UserTable(analytics_users, keys=("user_key",)),
+    UserTable(last_active, keys=("user_key",)),
+)
+"""Where users are kept (``cytube-economy user export|forget``); the daily totals
+(``analytics``) name nobody."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -33,3 +33,8 @@ prizes = sa.Table(
 """Each prize paid (with its run's row). Judging earnings subtracts the day's prizes, so a
 competition over ``z_earned`` reads the same figures whether it runs before or after the others,
 or again after a crash."""
+
+
+PERSONAL = (UserTable(prizes, keys=("user_key",), names=("username",), delete=False),)
+"""Where users are kept (``cytube-economy user export|forget``): a prize stays in the day's
+results under the pseudonym."""

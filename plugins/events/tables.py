@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -42,3 +42,7 @@ switches = sa.Table(
 )
 """The last announced state of the switching sources (``off_peak``: ``on``/``""``; ``holiday``:
 its name or ``""``), so a restart neither repeats a switch-on line nor loses a switch-off."""
+
+
+PERSONAL = (UserTable(occurrences, names=("started_by", "ended_by"), delete=False),)
+"""Where users are kept (``cytube-economy user export|forget``): an admin's name is replaced."""

@@ -22,6 +22,8 @@ import argparse
 import re
 from typing import Any
 
+import sqlalchemy as sa
+
 from economy_core import (
     ChatMessage,
     CliCommand,
@@ -30,11 +32,14 @@ from economy_core import (
     Contract,
     Counter,
     Kind,
+    PluginConnection,
     PluginContext,
     PostingType,
     StatsSection,
     Username,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     shown,
 )
@@ -67,6 +72,9 @@ class Gambling:
     Config = GamblingConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("duels played", "heists started or joined", "per-game statistics",
+                       "game cooldowns"),
+
         posting_types=(
             PostingType("wager", "wager", Kind.GAMBLE),
             PostingType("gamble_win", "winnings", Kind.GAMBLE),
@@ -76,6 +84,29 @@ class Gambling:
     )
     cli_commands = (CliCommand("odds", "print each game's expected return (house edge)",
                                run_odds),)
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        found: dict[str, Any] = await export_user_rows(conn, channel, user_key,
+                                                       tables.PERSONAL)
+        crew = (await conn.execute(sa.select(tables.heist_crew).where(
+            tables.crew_of(channel, user_key)))).mappings().all()
+        if crew:
+            found[tables.heist_crew.name] = [
+                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+                for row in crew]
+        return found
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``); a heist's
+        crew is the other players' history too (the name replaced)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
+        await conn.execute(sa.update(tables.heist_crew).where(tables.crew_of(
+            channel, user_key)).values(user_key=pseudonym, username=pseudonym))
 
     def __init__(self, ctx: PluginContext[GamblingConfig]) -> None:
         self.ctx = ctx

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -116,3 +116,21 @@ announce_state = sa.Table(
     sa.Column("best", sa.BigInteger, nullable=False),
 )
 """The win-announcement rule's memory for the channel's current day (SPEC §2.6)."""
+
+
+PERSONAL = (
+    UserTable(challenges, keys=("challenger_key", "target_key", "winner_key"),
+              names=("challenger", "target"), delete=False),
+    UserTable(heists, names=("initiator",), delete=False),
+    UserTable(stats, keys=("user_key",)),
+    UserTable(cooldowns, keys=("user_key",)),
+)
+"""Where users are kept (``cytube-economy user export|forget``): duels and heists are the other
+players' history too (the user's name replaced), statistics and cooldowns go. Heist crews have
+no channel column: see :func:`crew_of`."""
+
+
+def crew_of(channel: str, user_key: str) -> sa.ColumnElement[bool]:
+    """The user's crew rows in heists of ``channel``."""
+    return sa.and_(heist_crew.c.user_key == user_key, heist_crew.c.heist_id.in_(
+        sa.select(heists.c.id).where(heists.c.channel == channel)))

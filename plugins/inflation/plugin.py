@@ -91,6 +91,11 @@ class Inflation:
             return None
         return PriceAdjustment(ADJUSTMENT, factor, stage="scale")
 
+    @hookimpl(optionalhook=True)
+    def economy_snapshot_fields(self, channel: str) -> dict[str, float]:
+        """The factor as a snapshot column (``inflation_factor``)."""
+        return {"inflation_factor": self.factor(channel)}
+
     @command("inflation", help="The price factor: circulation against the anchor", admin=True)
     async def inflation(self, call: CommandCall) -> str:
         cfg = self.cfg

@@ -51,12 +51,15 @@ from economy_core import (
     Kind,
     LedgerTx,
     MediaChanged,
+    PluginConnection,
     PluginContext,
     PostingType,
     Price,
     Rest,
     command,
     endpoint,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     inserted_id,
     shown,
@@ -110,6 +113,7 @@ class MediaQueue:
     Config = MediaQueueConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("media bought (title, id, price, outcome)",),
         posting_types=(PostingType(PURCHASE, "media queue purchase", Kind.SPEND),
                        PostingType(COMPENSATION, "media queue refund", Kind.CORRECTION)),
         counters=(Counter(COUNTER, "items queued"),),
@@ -119,6 +123,18 @@ class MediaQueue:
             Announcement(NOW_PLAYING, "a bought item starts playing", "now playing"),
         ),
     )
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's purchases (``cytube-economy user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[MediaQueueConfig]) -> None:
         self.ctx = ctx

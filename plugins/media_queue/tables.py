@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -46,3 +46,8 @@ purchases = sa.Table(
   final), to be sent; ``sending``: claimed for sending; then ``queued``, or ``compensated`` (the
   robot refused an approved item: its price was given back as a ``media_refund`` posting).
 """
+
+
+PERSONAL = (UserTable(purchases, keys=("user_key",)),)
+"""Where users are kept (``cytube-economy user export|forget``): a user's purchases are theirs and
+go with them (an open one holds an escrow, so the core refuses to forget before it is settled)."""

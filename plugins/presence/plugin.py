@@ -17,8 +17,8 @@ Money safety:
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -42,6 +42,8 @@ from economy_core import (
     UserJoined,
     UserLeft,
     chunks,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -82,6 +84,8 @@ class Presence:
     Config = PresenceConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("when each user was first and last seen", "dwell milestones reached"),
+
         posting_types=(
             PostingType("welcome_wallet", "welcome wallet", Kind.EARN),
             PostingType("welcome_back", "welcome back", Kind.EARN),
@@ -94,6 +98,54 @@ class Presence:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, used_key: Any,
+                                    conn: PluginConnection) -> list[str]:
+        """kryten-economy's first and last seen → ``presence_users``; a welcome wallet it paid
+        (``welcome_wallet_claimed``) marks this plugin's wallet key as used, so it is never paid
+        twice."""
+        columns = {r[1] for r in source.execute("PRAGMA table_info(accounts)")}
+        seen, wallets = 0, 0
+        for row in source.execute("SELECT * FROM accounts WHERE channel = ?", (channel,)):
+            key = users.get(row["username"])
+            if key is None:
+                continue
+            first = _legacy_time(row["first_seen"]) or now
+            last = _legacy_time(row["last_seen"]) or first
+            await conn.execute(tables.users.insert().values(
+                channel=channel, user_key=key, username=row["username"], first_seen=first,
+                last_seen=last, wallet_pending=False))
+            seen += 1
+            if "welcome_wallet_claimed" in columns and row["welcome_wallet_claimed"]:
+                await used_key(f"presence:welcome:{key}")
+                wallets += 1
+        return [f"{seen} user(s) first/last seen, {wallets} welcome wallet(s) already paid"]
+
+    @hookimpl
+    async def economy_prune_veto(self, channel: str, user_key: str, username: str,
+                                 inactive_since: datetime) -> str | None:
+        """``prune``: a user seen in the room since the cutoff is not abandoned."""
+        t = tables.users
+        async with self.ctx.db.connect() as conn:
+            seen = await conn.scalar(sa.select(t.c.last_seen).where(
+                t.c.channel == channel, t.c.user_key == user_key))
+        if seen is not None and seen >= inactive_since:
+            return f"seen {seen:%Y-%m-%d}"
+        return None
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
         self.ctx = ctx
@@ -475,3 +527,14 @@ class Presence:
             lines.append(f"Back after {cfg.welcome_back.days_absent}+ days: "
                          f"{fmt(cfg.welcome_back.bonus)}")
         return lines
+
+
+def _legacy_time(value: Any) -> datetime | None:
+    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
+    if value in (None, ""):
+        return None
+    try:
+        found = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -38,3 +38,10 @@ milestones = sa.Table(
     sa.Column("hours", sa.Integer, primary_key=True),
 )
 """One row per dwell milestone paid: keyed by its hour value, so any configured hour pays once."""
+
+
+PERSONAL = (
+    UserTable(users, keys=("user_key",)),
+    UserTable(milestones, keys=("user_key",)),
+)
+"""Where users are kept (``cytube-economy user export|forget``)."""

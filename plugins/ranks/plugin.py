@@ -27,7 +27,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pluggy
@@ -40,6 +41,7 @@ from economy_core import (
     Contract,
     Kind,
     Multiplier,
+    PluginConnection,
     PluginContext,
     Posting,
     PostingType,
@@ -52,6 +54,8 @@ from economy_core import (
     Username,
     command,
     endpoint,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -77,7 +81,9 @@ class Ranks:
     name = "ranks"
     Config = RanksConfig
     schema = tables.schema
-    contract = Contract(posting_types=(
+    contract = Contract(
+        personal_data=("each user's rank and who set it", "CyTube levels bought"),
+        posting_types=(
         PostingType(POSTING_TYPE, "CyTube level bought", Kind.SPEND),
     ), announcements=(announce.ANNOUNCEMENT,))
 
@@ -85,6 +91,49 @@ class Ranks:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's rank name → the tier of that name. A rank above what the earnings
+        reach is held as an admin's ``set_rank`` would be (``held``: the earned tier); a rank
+        below them is promoted by the usual rule at the next check."""
+        tiers, t = self.cfg.tiers, tables.users
+        imported, unknown = 0, set()
+        for row in source.execute("SELECT username, rank_name, lifetime_earned FROM accounts "
+                                  "WHERE channel = ?", (channel,)):
+            key = users.get(row["username"])
+            if key is None or not row["rank_name"]:
+                continue
+            tier = find_tier(tiers, row["rank_name"])
+            if tier is None:
+                unknown.add(str(row["rank_name"]))
+                continue
+            earned = tier_of(tiers, max(0, int(row["lifetime_earned"] or 0)))
+            if tier == 0:
+                continue  # the default: nothing to store
+            held = earned if tier > earned else None
+            await conn.execute(t.insert().values(
+                channel=channel, user_key=key, username=row["username"], tier=tier, held=held,
+                set_by="kryten-economy" if held is not None else None, level_pending=0,
+                updated_at=now))
+            imported += 1
+        lines = [f"{imported} rank(s)"]
+        if unknown:
+            lines.append(f"skipped ranks not configured here: {', '.join(sorted(unknown))}")
+        return lines
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[RanksConfig]) -> None:
         self.ctx = ctx
@@ -183,6 +232,28 @@ class Ranks:
         tier = self._tier_of_user(channel, username)
         return [ProfileField("rank", "Rank", self.cfg.tiers[tier].name, 10),
                 ProfileField("ranks.perks", "Perks", self.perks(tier).describe(), 11)]
+
+    @hookimpl(optionalhook=True)
+    async def economy_digest_values(self, channel: str, username: str,
+                                    earned_yesterday: int) -> dict[str, str]:
+        """For the user digest: the rank, the next rank and how many days away it is at
+        yesterday's pace (max(1, remaining ÷ max(1, earned_yesterday)); "top rank" at the
+        top)."""
+        cfg = self.cfg
+        standing = self.store.get(channel, user_key(username))
+        tier = min(standing.tier, len(cfg.tiers) - 1)
+        values = {"rank": cfg.tiers[tier].name}
+        nxt = next_promotion(cfg.tiers, standing.tier, standing.held)
+        if nxt is None:
+            values.update(next_goal_description="top rank", days_away="—")
+            return values
+        account = await self.ctx.ledger.account(channel, username)
+        lifetime = account.lifetime_earned if account is not None else 0
+        remaining = max(0, cfg.tiers[nxt].min_lifetime_earned - lifetime)
+        values["next_goal_description"] = (f"{cfg.tiers[nxt].name} "
+                                           f"({self.ctx.format_amount(remaining)} to go)")
+        values["days_away"] = str(max(1, -(-remaining // max(1, earned_yesterday))))
+        return values
 
     @hookimpl(optionalhook=True)
     def economy_leaderboard_categories(self, channel: str) -> list[str]:

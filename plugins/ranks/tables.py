@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -46,3 +46,12 @@ purchases = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
 )
 """A CyTube level bought (written with the escrow's release: paid and delivered)."""
+
+
+PERSONAL = (
+    UserTable(users, keys=("user_key",)),
+    UserTable(users, names=("set_by",), delete=False),
+    UserTable(purchases, keys=("user_key",)),
+)
+"""Where users are kept (``cytube-economy user export|forget``): their own rows go, an admin's
+name in others' rows (``set_by``) is replaced."""

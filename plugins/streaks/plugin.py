@@ -56,12 +56,15 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     ProfileField,
     TxResult,
     UserLeft,
     command,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -205,6 +208,8 @@ class Streaks:
     Config = StreaksConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("daily streaks and bridge flags",),
+
         requires=("presence",),  # a day qualifies by the minutes presence books
         posting_types=(
             PostingType("streak_bonus", "streak bonus", Kind.EARN),
@@ -218,6 +223,54 @@ class Streaks:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's streaks → streak state (current, longest, last day, the week's
+        bridge flags; the week is the ISO week of the last day). Rows without a last day are
+        skipped."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "streaks" not in tables_there:
+            return []
+        imported, skipped = 0, 0
+        for row in source.execute("SELECT * FROM streaks WHERE channel = ?", (channel,)):
+            key = users.get(row["username"])
+            if key is None:
+                continue
+            try:
+                last = date.fromisoformat(str(row["last_streak_date"])[:10])
+            except ValueError:
+                skipped += 1
+                continue
+            year, week, _ = last.isocalendar()
+            await conn.execute(tables.users.insert().values(
+                channel=channel, user_key=key, username=row["username"],
+                current=max(0, int(row["current_daily_streak"] or 0)),
+                longest=max(0, int(row["longest_daily_streak"] or 0)), last_date=last,
+                iso_week=f"{year}-W{week:02d}",
+                weekday_seen=bool(row["weekday_seen_this_week"]),
+                weekend_seen=bool(row["weekend_seen_this_week"]),
+                bridge_claimed=bool(row["bridge_claimed_this_week"]), reminder_week=None,
+                updated_at=now))
+            imported += 1
+        lines = [f"{imported} streak(s)"]
+        if skipped:
+            lines.append(f"skipped {skipped} streak(s) without a last day")
+        return lines
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[StreaksConfig]) -> None:
         self.ctx = ctx
@@ -481,6 +534,15 @@ class Streaks:
         shown = state.shown(self._today())
         value = self._days_text(shown) + (" 🔥" if shown >= 2 else "")
         return [ProfileField("streak", "Streak", f"{value} (best {state.longest})", 30)]
+
+    @hookimpl(optionalhook=True)
+    async def economy_digest_values(self, channel: str, username: str,
+                                    earned_yesterday: int) -> dict[str, str] | None:
+        """For the user digest: the current streak in days (as ``streak`` shows it)."""
+        if not self.cfg.daily.enabled:
+            return None
+        state = await self.state_of(channel, username)
+        return {"streak": str(state.shown(self._today()) if state is not None else 0)}
 
     @hookimpl(optionalhook=True)
     async def economy_achievement_value(self, channel: str, username: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -29,3 +29,7 @@ users = sa.Table(
 (channel-local) day: the once-a-day claim moves it forward only, in the same ledger transaction
 as that day's rewards. ``iso_week`` (``YYYY-Www``) is the week the bridge flags belong to;
 ``reminder_week`` the last week the weekend reminder was sent."""
+
+
+PERSONAL = (UserTable(users, keys=("user_key",)),)
+"""Where users are kept (``cytube-economy user export|forget``)."""

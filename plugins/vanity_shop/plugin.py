@@ -27,7 +27,8 @@ Endpoints: ``vanity.list`` (every enabled item: word, syntax, description, base 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -43,6 +44,7 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
+    PluginConnection,
     PluginContext,
     PostingType,
     Price,
@@ -52,6 +54,8 @@ from economy_core import (
     Username,
     command,
     endpoint,
+    export_user_rows,
+    forget_user_rows,
     hookimpl,
     shown,
     user_key,
@@ -62,6 +66,15 @@ from . import inputs, store, tables
 from .config import VanityShopConfig
 from .contrast import judge, parse_hex, to_hex
 from .greetings import Greeter
+
+LEGACY_ITEMS = {"custom_greeting": "greeting", "custom_title": "title",
+                "chat_color": "color", "channel_gif": "gif",
+                "personal_currency_name": "rename"}
+"""kryten-economy's vanity item types → the shop's items."""
+LEGACY_ACCOUNT_ITEMS = {"custom_greeting": "greeting", "custom_title": "title",
+                        "chat_color": "color", "channel_gif_url": "gif",
+                        "personal_currency_name": "rename"}
+"""kryten-economy's account columns holding the same items."""
 
 POSTING_TYPE = "vanity"
 GIF_APPROVAL = "channel_gif"
@@ -123,6 +136,9 @@ class VanityShop:
     Config = VanityShopConfig
     schema = tables.schema
     contract = Contract(
+        personal_data=("items bought (greeting, title, colour, GIF, currency name)",
+                       "last shoutout", "fortunes read"),
+
         posting_types=(PostingType(POSTING_TYPE, "shop purchase", Kind.SPEND),),
         announcements=(
             Announcement(GREETING, "a custom greeting when its owner arrives", "greetings"),
@@ -134,6 +150,55 @@ class VanityShop:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(shop_hooks)
+
+    @hookimpl
+    async def economy_prune_veto(self, channel: str, user_key: str, username: str,
+                                 inactive_since: datetime) -> str | None:
+        """``prune``: an account that owns items is kept (SPEC §6: vanity-free only)."""
+        t = tables.items
+        async with self.ctx.db.connect() as conn:
+            owned = await conn.scalar(sa.select(sa.func.count()).select_from(t).where(
+                t.c.channel == channel, t.c.user_key == user_key))
+        return f"owns {owned} vanity item(s)" if owned else None
+
+    @hookimpl
+    async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],
+                                    now: datetime, conn: PluginConnection) -> list[str]:
+        """kryten-economy's active vanity items (and the same items kept on its accounts) →
+        owned items, price 0 (paid there). A GIF not approved there is not imported."""
+        tables_there = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        owned: dict[tuple[str, str], tuple[str, str, datetime]] = {}
+        columns = {r[1] for r in source.execute("PRAGMA table_info(accounts)")}
+        for row in source.execute("SELECT * FROM accounts WHERE channel = ?", (channel,)):
+            for column, item in LEGACY_ACCOUNT_ITEMS.items():
+                if column in columns and row[column] and row["username"] in users:
+                    if item == "gif" and not row["channel_gif_approved"]:
+                        continue
+                    owned[(row["username"], item)] = (row["username"], str(row[column]), now)
+        if "vanity_items" in tables_there:
+            for row in source.execute("SELECT * FROM vanity_items WHERE channel = ? AND "
+                                      "active = 1 ORDER BY id", (channel,)):
+                found = LEGACY_ITEMS.get(row["item_type"])
+                if found is None or row["username"] not in users or not row["value"]:
+                    continue
+                owned[(row["username"], found)] = (row["username"], str(row["value"]), now)
+        for name, item in sorted(owned):
+            username, value, at = owned[(name, item)]
+            await store.put(conn, channel, username, item, value, 0, at)
+        return [f"{len(owned)} item(s)"]
+
+    @hookimpl
+    async def economy_user_export(self, channel: str, user_key: str,
+                                  conn: PluginConnection) -> dict[str, Any]:
+        """What this plugin keeps about the user (``cytube-economy user export``)."""
+        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
+
+    @hookimpl
+    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
+                                  conn: PluginConnection) -> None:
+        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
+        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[VanityShopConfig]) -> None:
         self.ctx = ctx

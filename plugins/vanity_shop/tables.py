@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from economy_core import NAMING, Schema, UtcDateTime
+from economy_core import NAMING, Schema, UserTable, UtcDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING)
 schema = Schema(metadata)
@@ -40,3 +40,11 @@ fortunes = sa.Table(
     sa.Column("price", sa.BigInteger, nullable=False),
 )
 """The days a user had their fortune (once a day; ``price`` 0 = a free one)."""
+
+
+PERSONAL = (
+    UserTable(items, keys=("user_key",)),
+    UserTable(shoutouts, keys=("user_key",)),
+    UserTable(fortunes, keys=("user_key",)),
+)
+"""Where users are kept (``cytube-economy user export|forget``)."""

@@ -47,6 +47,7 @@ from .events import (
     UserLeft,
     user_key,
 )
+from .figures import participation_rate
 from .health import Health
 from .hookspecs import hookimpl, hookspec
 from .hooktypes import (
@@ -94,5 +95,6 @@ __all__ = [
     "Rest", "RoomSnapshot", "RoomUser", "Schema", "StatsSection", "TriggerHit", "TxResult",
     "UserArrived", "UserJoined", "UserLeft", "UserTable", "Username", "UtcDateTime", "chunks",
     "command", "endpoint", "export_user_rows", "forget_user_rows", "hookimpl", "hookspec",
-    "hookspecs", "inserted_id", "render", "setting", "shown", "template_validator", "user_key"
+    "hookspecs", "inserted_id", "participation_rate", "render", "setting", "shown",
+    "template_validator", "user_key"
 ]

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .db import IN_CHUNK, chunks
 from .events import user_key
+from .figures import participation_rate
 from .ledger.schema import accounts
 from .metrics import Metrics
 from .room import Rooms
@@ -68,5 +69,4 @@ class ChannelGauges:
                 m.total_accounts.set(labels, count)
                 m.circulation.set(labels, total)
                 m.median_balance.set(labels, median)
-                m.participation.set(labels, round(100.0 * holding / len(present), 2)
-                                    if present else 0.0)
+                m.participation.set(labels, participation_rate(len(present), holding))

@@ -12,7 +12,14 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from economy_core import PluginContext, ProfileField, StatsSection, hookspecs, user_key
+from economy_core import (
+    PluginContext,
+    ProfileField,
+    StatsSection,
+    hookspecs,
+    participation_rate,
+    user_key,
+)
 
 EARNED, SPENT, GAMBLED_IN, GAMBLED_OUT = "z_earned", "z_spent", "z_gambled_in", "z_gambled_out"
 """The ledger's own daily counters (kept by kind, SPEC §2.3)."""
@@ -76,7 +83,7 @@ async def economic_health(ctx: PluginContext[Any], channel: str) -> dict[str, An
     balances = [h.balance for h in holders]
     present = {user_key(name) for name in present_users(ctx, channel)}
     holding = len(present & {user_key(h.username) for h in holders})
-    participation = (None if not present else round(holding / len(present) * 100, 1))
+    participation = participation_rate(len(present), holding) if present else None
     net = stats["today"]["net"]
     trend = "inflationary" if net > 0 else "deflationary" if net < 0 else "balanced"
     return {**health.as_dict(), "reasons": health.reasons, "channel": channel,

@@ -4,13 +4,13 @@ weekly admin digest.
 **Snapshots.** Once per 6-hour slot (00, 06, 12, 18 UTC) per channel: accounts, circulation
 (Σ balances), users active today (with any daily counter today), earned / spent / gamble net
 today (the ledger's daily counters ``z_earned``, ``z_spent``, ``z_gambled_out`` −
-``z_gambled_in``, which follow the posting kinds), the median balance, participation (SPEC
-§3.15: min(100, accounts / present × 100)) and what other plugins add through the published
-``economy_snapshot_fields`` hook (``extra``). Everything comes from the ledger and the hook,
-never from another plugin's tables. The row's key is the slot, inserted after checking none
-exists in one transaction: a slot is recorded once, whoever runs the job how often. Snapshots
-older than ``snapshot_retention_days`` are deleted. The endpoint ``economy.snapshot`` answers
-the latest one.
+``z_gambled_in``, which follow the posting kinds), the median balance, participation (the
+share of present users holding an account, ``participation_rate``) and what other plugins
+add through the published ``economy_snapshot_fields`` hook (``extra``). Everything comes from
+the ledger and the hook, never from another plugin's tables. The row's key is the slot,
+inserted after checking none exists in one transaction: a slot is recorded once, whoever runs
+the job how often. Snapshots older than ``snapshot_retention_days`` are deleted. The endpoint
+``economy.snapshot`` answers the latest one.
 
 **User digest.** At ``user_digest.send_hour_utc`` (or at the first hourly check after it that
 day: a restart inside the window still sends it), every user with a daily-counter row for
@@ -47,13 +47,15 @@ from economy_core import (
     PluginContext,
     endpoint,
     hookimpl,
+    participation_rate,
     render,
+    user_key,
 )
 
 from . import hookspecs as digest_hooks
 from . import tables
 from .config import DigestsConfig
-from .snapshot import Snapshot, median, next_slot, participation, slot_of
+from .snapshot import Snapshot, median, next_slot, slot_of
 
 CHECK_CRON = "0 * * * *"
 """The plugin's hourly check (snapshot slot, digests due, retention)."""
@@ -107,7 +109,11 @@ class Digests:
         holders = await ledger.holders(channel, 0)
         sums = await ledger.counter_sums(channel, today, today)
         active = await ledger.active_users(channel, today)
-        present = len(self.ctx.rooms[channel]) if channel in self.ctx.rooms.channels else 0
+        core = self.ctx.core
+        skip = {user_key(n) for n in (*core.ignored_users, core.bot.username)}
+        present = ({user_key(u.username) for u in self.ctx.rooms[channel].present()} - skip
+                   if channel in self.ctx.rooms.channels else set())
+        holding = len(present & {h.user_key for h in holders})
         extra: dict[str, Any] = {}
         for answer in await self.ctx.hooks.collect(digest_hooks.economy_snapshot_fields,
                                                    channel=channel):
@@ -122,7 +128,7 @@ class Digests:
             earned_today=sums.get("z_earned", 0), spent_today=sums.get("z_spent", 0),
             gamble_net_today=sums.get("z_gambled_out", 0) - sums.get("z_gambled_in", 0),
             median_balance=median([h.balance for h in holders]),
-            participation=participation(len(holders), present), extra=extra)
+            participation=participation_rate(len(present), holding), extra=extra)
 
     async def take_snapshot(self, channel: str, now: datetime) -> Snapshot | None:
         """Record the snapshot of ``now``'s slot unless it exists; the new row, or None."""

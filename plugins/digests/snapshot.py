@@ -28,13 +28,6 @@ def median(balances: list[int]) -> float:
     return float(statistics.median(balances)) if balances else 0.0
 
 
-def participation(accounts: int, present: int) -> float:
-    """SPEC §3.15's participation: min(100, accounts / present × 100); 0 with nobody present."""
-    if present <= 0:
-        return 0.0
-    return min(100.0, accounts / present * 100.0)
-
-
 @attrs.frozen
 class Snapshot:
     """One channel's economy at one instant (a row of ``digests_snapshots``)."""

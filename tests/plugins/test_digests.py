@@ -68,7 +68,7 @@ async def test_a_snapshot_holds_the_ledger_figures_of_the_day(make_app: MakeApp)
     assert (measured.earned_today, measured.spent_today, measured.gamble_net_today) == (
         800, 100, -150)
     assert measured.active_today == 2  # carol's correction counts nothing
-    assert measured.participation == 100.0  # min(100, accounts / present × 100)
+    assert measured.participation == 100.0  # every user present holds an account
 
 
 async def test_figures_from_the_ledger_match_a_fresh_count(make_app: MakeApp) -> None:

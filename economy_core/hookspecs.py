@@ -164,6 +164,13 @@ def economy_stats(channel: str) -> list[StatsSection] | StatsSection | None:
 
 
 @hookspec
+def economy_health_sections(channel: str) -> list[StatsSection] | StatsSection | None:
+    """Async collect. What the plugin adds to an admin's economic health report (``econ:health``
+    and the API's health endpoint): titled sections of lines plus the same numbers as figures,
+    e.g. how circulation changed since a stored snapshot. Read-only, asked on demand."""
+
+
+@hookspec
 def economy_reward_lines(channel: str) -> list[str] | None:
     """Async collect. Human-readable "what earns what" lines for the ``rewards`` command."""
 

@@ -75,8 +75,9 @@ def stats_lines(data: dict[str, Any], found: list[StatsSection],
 async def economic_health(ctx: PluginContext[Any], channel: str) -> dict[str, Any]:
     """``econ:health``: the core's health check plus circulation, median balance,
     participation (present users holding an account ÷ present users × 100, the same figure as
-    the ``economy_participation_rate`` gauge) and today's net flow ("inflationary"
-    when it is above 0)."""
+    the ``economy_participation_rate`` gauge), today's net flow ("inflationary" when it is above
+    0) and what plugins add through ``economy_health_sections`` (``sections``: the digests'
+    change since the last snapshot)."""
     health = await ctx.health()
     stats = await channel_stats(ctx, channel)
     holders = await ctx.ledger.holders(channel, 0)
@@ -86,10 +87,12 @@ async def economic_health(ctx: PluginContext[Any], channel: str) -> dict[str, An
     participation = participation_rate(len(present), holding) if present else None
     net = stats["today"]["net"]
     trend = "inflationary" if net > 0 else "deflationary" if net < 0 else "balanced"
+    found = await ctx.hooks.collect(hookspecs.economy_health_sections, channel=channel)
     return {**health.as_dict(), "reasons": health.reasons, "channel": channel,
             "circulation": stats["circulation"],
             "median_balance": int(statistics.median(balances)) if balances else 0,
-            "participation": participation, "net_flow": net, "trend": trend}
+            "participation": participation, "net_flow": net, "trend": trend,
+            "sections": section_data([s for s in found if isinstance(s, StatsSection)])}
 
 
 def health_lines(data: dict[str, Any], fmt: Callable[[int], str]) -> list[str]:
@@ -100,7 +103,8 @@ def health_lines(data: dict[str, Any], fmt: Callable[[int], str]) -> list[str]:
     return [f"🩺 {status}",
             f"Circulation {fmt(data['circulation'])} · median balance "
             f"{fmt(data['median_balance'])} · participation {participation}",
-            f"Net flow today {data['net_flow']:+,} ({data['trend']})"]
+            f"Net flow today {data['net_flow']:+,} ({data['trend']})",
+            *[line for section in data["sections"] for line in section["lines"]]]
 
 
 async def user_report(ctx: PluginContext[Any], channel: str,

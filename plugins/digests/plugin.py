@@ -45,6 +45,7 @@ from economy_core import (
     Kind,
     LedgerTx,
     PluginContext,
+    StatsSection,
     endpoint,
     hookimpl,
     participation_rate,
@@ -184,6 +185,23 @@ class Digests:
             row = (await conn.execute(sa.select(t).where(t.c.channel == channel)
                                       .order_by(t.c.slot.desc()).limit(1))).mappings().first()
         return None if row is None else _snapshot(row)
+
+    @hookimpl
+    async def economy_health_sections(self, channel: str) -> StatsSection | None:
+        """For an admin's ``econ:health``: circulation now against the latest snapshot."""
+        snap = await self.latest(channel)
+        if snap is None:
+            return None
+        now = (await self.ctx.ledger.totals(channel)).circulation
+        change = now - snap.circulation
+        percent = (f" ({change / snap.circulation:+.1%})" if snap.circulation else "")
+        at = snap.slot.strftime("%Y-%m-%d %H:%M UTC")
+        return StatsSection(
+            "Since the last snapshot",
+            [f"Circulation {change:+,}{percent} since the snapshot of {at} "
+             f"({self.ctx.format_amount(snap.circulation)} then)"],
+            {"circulation_change": change, "snapshot_circulation": snap.circulation,
+             "snapshot_at": snap.slot.isoformat()})
 
     @endpoint("economy.snapshot", help="The channel's latest economy snapshot (every 6 h)")
     async def economy_snapshot(self, request: ApiRequest) -> dict[str, Any]:

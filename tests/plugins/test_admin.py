@@ -246,7 +246,7 @@ async def test_econ_user_and_health(make_app: MakeApp) -> None:
     reply = await admin(app, "econ:health")
     assert "ok: database and NATS up" in reply
     assert "median balance 1,000 Z" in reply
-    # 3 accounts (the admin has none) over 2 present → min(100, 150) = 100
+    # alice and bob are present and both hold an account → participation 100 %
     assert "participation 100%" in reply and "inflationary" in reply
 
 

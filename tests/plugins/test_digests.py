@@ -225,3 +225,19 @@ async def test_no_admin_present_waits_for_one_that_monday(make_app: MakeApp) -> 
     await app.advance(hours=1)
     await app.settle()
     assert len([t for t in app.pms_to("boss") if "Week" in t]) == 1
+
+
+async def test_econ_health_shows_the_change_since_the_last_snapshot(make_app: MakeApp) -> None:
+    app = await digest_app(make_app, extra=("admin",))
+    await app.advance(0)  # the start-up snapshot of the 18:00 slot: an empty ledger
+    boss = "boss"
+    reply = (await app.pm(boss, "econ:health", rank=4))[0]
+    assert "Circulation +0 since the snapshot of 2026-03-03 18:00 UTC" in reply
+    await activity(app)  # +1,550 in circulation
+    reply = (await app.pm(boss, "econ:health", rank=4))[0]
+    assert "Circulation +1,550 since the snapshot of 2026-03-03 18:00 UTC (0 Z then)" in reply
+    await app.clock.set(datetime(2026, 3, 4, 0, 0, tzinfo=UTC))
+    await app.advance(0)
+    await app.ledger.debit(CHANNEL, "carol", 50, type="spend", kind=Kind.SPEND)
+    reply = (await app.pm(boss, "econ:health", rank=4))[0]
+    assert "Circulation -50 (-3.2%) since the snapshot of 2026-03-04 00:00 UTC" in reply

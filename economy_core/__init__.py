@@ -79,7 +79,7 @@ from .scheduler import Job
 from .storage import PluginConnection, PluginDatabase, Schema, inserted_id
 from .text import render, template_validator
 from .triggers import Cap, ChatContext, EarningTrigger, PlayingMedia, TriggerHit
-from .userdata import UserTable, export_user_rows, forget_user_rows
+from .user_tables import UserTable, export_user_rows, forget_user_rows, jsonable
 
 __all__ = [
     "CONFIG_RELOAD", "ESCROW_CLOSED", "INSUFFICIENT_FUNDS", "MAX_AMOUNT", "MODERATION", "NAMING",
@@ -95,6 +95,6 @@ __all__ = [
     "Rest", "RoomSnapshot", "RoomUser", "Schema", "StatsSection", "TriggerHit", "TxResult",
     "UserArrived", "UserJoined", "UserLeft", "UserTable", "Username", "UtcDateTime", "chunks",
     "command", "endpoint", "export_user_rows", "forget_user_rows", "hookimpl", "hookspec",
-    "hookspecs", "inserted_id", "participation_rate", "render", "setting", "shown",
+    "hookspecs", "inserted_id", "jsonable", "participation_rate", "render", "setting", "shown",
     "template_validator", "user_key"
 ]

@@ -23,8 +23,11 @@ A plugin class states, as data the manager reads before anything is constructed:
 - ``announcements``: the kinds of public chat line it posts through ``ctx.announcer`` (each
   kind belongs to one plugin; ``[announcements] disabled`` switches kinds off by name);
 - ``personal_data``: what it keeps about users in its own tables, one short description each
-  (empty: nothing). A plugin that declares any must answer ``economy_user_export`` and
-  ``economy_user_forget`` (``cytube-economy user export|forget``; start-up refuses otherwise);
+  (empty: nothing), and ``user_tables``: where (:class:`~economy_core.user_tables.UserTable`
+  descriptions of its own tables; ``cytube-economy user export|forget`` handles those rows). A
+  plugin that declares personal data must describe its tables or answer both
+  ``economy_user_export`` and ``economy_user_forget`` (start-up refuses otherwise), and
+  ``user_tables`` without ``personal_data`` is refused too;
 - hook specs it publishes: a ``@staticmethod`` ``economy_addhooks(pluginmanager)`` hook
   implementation adding them (run by the manager before construction, so it must be static);
   consumers mark their implementations ``@hookimpl(optionalhook=True)``;
@@ -48,6 +51,7 @@ import pluggy
 from .commands import COMMAND_ATTR, CommandSpec
 from .endpoints import declared_endpoints
 from .ledger import Kind
+from .user_tables import UserTable
 
 MODERATION = "moderation"
 """Capability: ban and unban users from the economy (``ctx.moderation``)."""
@@ -130,6 +134,14 @@ def _announcements(values: Iterable[Announcement]) -> tuple[Announcement, ...]:
     return tuple(values)
 
 
+def _user_tables(values: Iterable[UserTable]) -> tuple[UserTable, ...]:
+    found = tuple(values)
+    for value in found:
+        if not isinstance(value, UserTable):
+            raise ContractError(f"user_tables takes UserTable descriptions, not {value!r}")
+    return found
+
+
 @attrs.frozen
 class Contract:
     """A plugin's declarations (see the module docstring). Every field defaults to nothing."""
@@ -141,6 +153,9 @@ class Contract:
     announcements: tuple[Announcement, ...] = attrs.field(default=(), converter=_announcements)
     personal_data: tuple[str, ...] = attrs.field(default=(), converter=_names)
     """What the plugin keeps about users (descriptions); see the module docstring."""
+    user_tables: tuple[UserTable, ...] = attrs.field(default=(), converter=_user_tables)
+    """Where the plugin keeps users (:class:`~economy_core.user_tables.UserTable`): the core
+    exports and forgets these rows itself."""
 
 
 CORE = "core"
@@ -361,12 +376,15 @@ def build_catalogue(plugins: Sequence[Declared], pm: pluggy.PluginManager, proje
         for announcement in contract.announcements:
             if claim(announcement_owner, "announcement kind", announcement.kind, p.name):
                 announcements[announcement.kind] = announcement
-        if contract.personal_data:
+        if contract.personal_data and not contract.user_tables:
             missing = [hook for hook in ("economy_user_export", "economy_user_forget")
                        if not callable(getattr(p.cls, hook, None))]
             if missing:
-                problems.append(f"plugin {p.name!r} declares personal data but does not answer "
-                                f"{' and '.join(missing)}")
+                problems.append(f"plugin {p.name!r} declares personal data but neither "
+                                f"describes its user_tables nor answers {' and '.join(missing)}")
+        if contract.user_tables and not contract.personal_data:
+            problems.append(f"plugin {p.name!r} describes user_tables but does not say what "
+                            "they keep (Contract.personal_data)")
         commands = declared_commands(p.cls)
         for spec in commands:
             for word in (spec.name, *spec.aliases):

@@ -16,14 +16,17 @@ unsent PMs) and each plugin's answer to ``economy_user_export``.
    those naming them; closed escrows; approvals; bans they issued), including their name in
    posting reasons and metadata, and deletes the rest (account, daily counters, caps, ban,
    quiet flag, membership, unsent PMs, idempotency records naming them);
-4. calls every plugin's ``economy_user_forget`` with a connection fenced to its own tables.
+4. forgets every enabled plugin's declared ``user_tables`` rows and calls every plugin's
+   ``economy_user_forget``, each with a connection fenced to its own tables.
 
 The pseudonym is ``forgotten-`` and 8 random hex digits, the same in every row of that user (a
 stable name in the history), never derived from the name (a hash of a name is reversed by
 guessing names). Anything raising rolls everything back.
 
-Plugins describe their user tables with :class:`UserTable` and answer both hooks with
-:func:`export_user_rows` / :func:`forget_user_rows`.
+Plugins describe their user tables in their contract (``user_tables``, see
+:mod:`economy_core.user_tables`): the core exports and forgets those rows itself, through a
+connection fenced to the plugin's tables, before it calls the plugin's hooks (for what a table
+description cannot express).
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,6 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .approvals import core_approvals
+from .contract import Contract
 from .identity import core_bans, core_quiet
 from .ledger import Account, Kind, LedgerTx, accounts, caps, daily_counters, escrows, idempotency
 from .ledger import transactions as postings
@@ -49,6 +51,12 @@ from .ledger.tx import core_connection
 from .members import core_members
 from .outbox_store import core_outbox_pending
 from .storage import PluginConnection
+from .user_tables import (
+    UserTable,
+    export_user_rows,
+    forget_user_rows,
+    jsonable,
+)
 
 if TYPE_CHECKING:
     from .app import EconomyApp
@@ -64,91 +72,6 @@ class UnknownUser(LookupError):
 
 class ForgetRefused(RuntimeError):
     """The user cannot be forgotten now; the message says why."""
-
-
-# -- tables described ---------------------------------------------------------------------------
-
-
-@attrs.frozen
-class UserTable:
-    """Where a table holds a user: ``keys`` are columns holding a user key, ``names`` columns
-    holding a display name (matched case-insensitively). ``delete``: the matching rows are the
-    user's own (forget deletes them); otherwise they are shared history and forget replaces the
-    matching columns by the pseudonym. ``channel`` names the table's channel column (None: the
-    table has none, every row matches)."""
-
-    table: sa.Table
-    keys: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()
-    delete: bool = True
-    channel: str | None = "channel"
-
-    def where(self, channel: str, user_key: str) -> sa.ColumnElement[bool]:
-        c = self.table.c
-        matches = [c[k] == user_key for k in self.keys]
-        matches += [sa.func.lower(c[n]) == user_key for n in self.names]
-        clause = sa.or_(*matches)
-        if self.channel is not None:
-            clause = sa.and_(c[self.channel] == channel, clause)
-        return clause
-
-
-def jsonable(value: Any) -> Any:
-    """A database value as JSON shows it (times as ISO 8601)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-Conn = PluginConnection | AsyncConnection
-
-
-async def export_user_rows(conn: Conn, channel: str, user_key: str,
-                           tables: Iterable[UserTable]) -> dict[str, list[dict[str, Any]]]:
-    """Table name → the rows naming the user (as dicts), for ``economy_user_export``."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for spec in tables:
-        rows = (await conn.execute(sa.select(spec.table).where(
-            spec.where(channel, user_key)))).mappings().all()
-        if rows:
-            out.setdefault(spec.table.name, []).extend(
-                {str(k): jsonable(v) for k, v in row.items()} for row in rows)
-    return out
-
-
-async def forget_user_rows(conn: Conn, channel: str, user_key: str, pseudonym: str,
-                           tables: Iterable[UserTable]) -> int:
-    """Delete the user's own rows and pseudonymise shared ones, for ``economy_user_forget``;
-    how many rows changed."""
-    changed = 0
-    for spec in tables:
-        c = spec.table.c
-        if spec.delete:
-            result = await conn.execute(sa.delete(spec.table).where(
-                spec.where(channel, user_key)))
-            changed += int(result.rowcount or 0)
-            continue
-        for column in spec.keys:
-            scope = c[column] == user_key
-            if spec.channel is not None:
-                scope = sa.and_(c[spec.channel] == channel, scope)
-            result = await conn.execute(sa.update(spec.table).where(scope)
-                                        .values({column: pseudonym}))
-            changed += int(result.rowcount or 0)
-        for column in spec.names:
-            scope = sa.func.lower(c[column]) == user_key
-            if spec.channel is not None:
-                scope = sa.and_(c[spec.channel] == channel, scope)
-            result = await conn.execute(sa.update(spec.table).where(scope)
-                                        .values({column: pseudonym}))
-            changed += int(result.rowcount or 0)
-    return changed
 
 
 # -- the core's own tables ----------------------------------------------------------------------
@@ -215,6 +138,16 @@ async def call_each(app: EconomyApp, hook: str, kwargs: Mapping[str, Any],
     return answers
 
 
+def _described_tables(app: EconomyApp) -> list[tuple[str, tuple[UserTable, ...]]]:
+    """Each enabled plugin's ``Contract.user_tables`` (plugins describing none left out)."""
+    found = []
+    for name, loaded in sorted(app.plugins.items()):
+        contract = getattr(loaded.info.cls, "contract", None)
+        if isinstance(contract, Contract) and contract.user_tables:
+            found.append((name, contract.user_tables))
+    return found
+
+
 def _known(app: EconomyApp, channel: str) -> None:
     if channel not in [c.channel for c in app.core.channels]:
         raise UnknownUser(f"channel {channel!r} is not configured (configured: "
@@ -241,8 +174,15 @@ async def export_user(app: EconomyApp, channel: str, name: str) -> dict[str, Any
             sa.func.lower(postings.c.related_user) == key)
             .order_by(postings.c.id))).mappings().all()
         core = await export_user_rows(conn, channel, key, CORE_EXPORT)
-        plugins = await call_each(app, "economy_user_export", {
+        plugins: dict[str, Any] = {}
+        for name, described in _described_tables(app):
+            plugins[name] = await export_user_rows(PluginConnection(conn, name), channel, key,
+                                                   described)
+        answers = await call_each(app, "economy_user_export", {
             "channel": channel, "user_key": key, "username": account.username}, conn)
+        for name, answer in answers.items():
+            if answer:
+                plugins[name] = {**plugins.get(name, {}), **answer}
     return {
         "channel": channel, "user": account.username, "user_key": key,
         "exported_at": app.clock.now().isoformat(),
@@ -305,6 +245,9 @@ async def forget_user(app: EconomyApp, channel: str, name: str, *,
         changed = await _forget_postings(conn, channel, key, account.username, alias)
         changed += await _forget_idempotency(conn, channel, key, account.username, alias)
         changed += await forget_user_rows(conn, channel, key, alias, CORE_FORGET)
+        for plugin, described in _described_tables(app):
+            changed += await forget_user_rows(PluginConnection(conn, plugin), channel, key,
+                                              alias, described)
         await call_each(app, "economy_user_forget", {
             "channel": channel, "user_key": key, "username": account.username,
             "pseudonym": alias}, conn)

@@ -52,8 +52,6 @@ from economy_core import (
     ProfileField,
     command,
     endpoint,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -81,6 +79,7 @@ class Achievements:
     schema = tables.schema
     contract = Contract(
         personal_data=("achievements earned", "channel emotes used"),
+        user_tables=tables.PERSONAL,
         posting_types=(PostingType(POSTING_TYPE, "achievement", Kind.EARN),),
                         announcements=(award.ANNOUNCEMENT,))
 
@@ -131,18 +130,6 @@ class Achievements:
         if unknown:
             lines.append(f"skipped achievements not configured here: {', '.join(sorted(unknown))}")
         return lines
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[AchievementsConfig]) -> None:
         self.ctx = ctx

@@ -50,8 +50,6 @@ from economy_core import (
     Rest,
     Username,
     command,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     inserted_id,
     shown,
@@ -137,6 +135,7 @@ class Bounties:
     schema = tables.schema
     contract = Contract(
         personal_data=("bounties posted (with their text)", "bounties won or resolved"),
+        user_tables=tables.PERSONAL,
         posting_types=(
         PostingType("bounty_create", "bounty posted", Kind.SPEND),
         PostingType("bounty_claim", "bounty won", Kind.EARN),
@@ -177,18 +176,6 @@ class Bounties:
             lines.append(f"skipped {skipped} open bounty(ies) of users not imported or of no "
                          "amount")
         return lines
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[BountiesConfig]) -> None:
         self.ctx = ctx

@@ -24,7 +24,6 @@ from economy_core import (
     LedgerTx,
     MediaChanged,
     PlayingMedia,
-    PluginConnection,
     PluginContext,
     ProfileField,
     RelayedChat,
@@ -34,8 +33,6 @@ from economy_core import (
     UserJoined,
     UserLeft,
     command,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -87,24 +84,13 @@ class ChatTriggers:
     schema = tables.schema
     contract = Contract(
         personal_data=("which triggers paid a user each day", "when each user last chatted"),
+        user_tables=tables.PERSONAL,
         counters=COUNTERS)
 
     @staticmethod
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[ChatTriggersConfig]) -> None:
         self.ctx = ctx

@@ -44,12 +44,9 @@ from economy_core import (
     Contract,
     Kind,
     LedgerTx,
-    PluginConnection,
     PluginContext,
     PostingType,
     command,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -86,21 +83,10 @@ class Competitions:
     schema = tables.schema
     contract = Contract(
         personal_data=("competition prizes won",),
+        user_tables=tables.PERSONAL,
         posting_types=(PostingType(POSTING_TYPE, "competition prize",
                                                    Kind.EARN),),
                         announcements=public.ANNOUNCEMENTS)
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[CompetitionsConfig]) -> None:
         self.ctx = ctx

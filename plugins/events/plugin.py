@@ -59,13 +59,10 @@ from economy_core import (
     Kind,
     LedgerTx,
     Multiplier,
-    PluginConnection,
     PluginContext,
     PostingType,
     Rest,
     command,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -124,6 +121,7 @@ class Events:
     schema = tables.schema
     contract = Contract(
         personal_data=("the admin who started or stopped an event",),
+        user_tables=tables.PERSONAL,
         posting_types=(PostingType(POSTING_TYPE, "event bonus", Kind.EARN),),
                         announcements=public.ANNOUNCEMENTS)
 
@@ -131,18 +129,6 @@ class Events:
     @hookimpl
     def economy_addhooks(pluginmanager: pluggy.PluginManager) -> None:
         pluginmanager.add_hookspecs(hookspecs)
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[EventsConfig]) -> None:
         self.ctx = ctx

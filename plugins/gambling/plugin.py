@@ -38,9 +38,8 @@ from economy_core import (
     StatsSection,
     Username,
     command,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
+    jsonable,
     shown,
 )
 
@@ -74,6 +73,7 @@ class Gambling:
     contract = Contract(
         personal_data=("duels played", "heists started or joined", "per-game statistics",
                        "game cooldowns"),
+        user_tables=tables.PERSONAL,
 
         posting_types=(
             PostingType("wager", "wager", Kind.GAMBLE),
@@ -88,23 +88,17 @@ class Gambling:
     @hookimpl
     async def economy_user_export(self, channel: str, user_key: str,
                                   conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        found: dict[str, Any] = await export_user_rows(conn, channel, user_key,
-                                                       tables.PERSONAL)
+        """The heist crews the user joined (the core exports ``user_tables`` itself; a crew row
+        has no channel column, it is reached through its heist)."""
         crew = (await conn.execute(sa.select(tables.heist_crew).where(
             tables.crew_of(channel, user_key)))).mappings().all()
-        if crew:
-            found[tables.heist_crew.name] = [
-                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-                for row in crew]
-        return found
+        return {tables.heist_crew.name: [jsonable(dict(row)) for row in crew]} if crew else {}
 
     @hookimpl
     async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
                                   conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``); a heist's
-        crew is the other players' history too (the name replaced)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
+        """A heist's crew is the other players' history too: the user's key and name become
+        the pseudonym (the core forgets ``user_tables`` itself)."""
         await conn.execute(sa.update(tables.heist_crew).where(tables.crew_of(
             channel, user_key)).values(user_key=pseudonym, username=pseudonym))
 

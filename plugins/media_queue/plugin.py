@@ -51,15 +51,12 @@ from economy_core import (
     Kind,
     LedgerTx,
     MediaChanged,
-    PluginConnection,
     PluginContext,
     PostingType,
     Price,
     Rest,
     command,
     endpoint,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     inserted_id,
     shown,
@@ -114,6 +111,7 @@ class MediaQueue:
     schema = tables.schema
     contract = Contract(
         personal_data=("media bought (title, id, price, outcome)",),
+        user_tables=tables.PERSONAL,
         posting_types=(PostingType(PURCHASE, "media queue purchase", Kind.SPEND),
                        PostingType(COMPENSATION, "media queue refund", Kind.CORRECTION)),
         counters=(Counter(COUNTER, "items queued"),),
@@ -123,18 +121,6 @@ class MediaQueue:
             Announcement(NOW_PLAYING, "a bought item starts playing", "now playing"),
         ),
     )
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's purchases (``cytube-economy user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[MediaQueueConfig]) -> None:
         self.ctx = ctx

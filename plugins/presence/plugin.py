@@ -42,8 +42,6 @@ from economy_core import (
     UserJoined,
     UserLeft,
     chunks,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -85,6 +83,7 @@ class Presence:
     schema = tables.schema
     contract = Contract(
         personal_data=("when each user was first and last seen", "dwell milestones reached"),
+        user_tables=tables.PERSONAL,
 
         posting_types=(
             PostingType("welcome_wallet", "welcome wallet", Kind.EARN),
@@ -134,18 +133,6 @@ class Presence:
         if seen is not None and seen >= inactive_since:
             return f"seen {seen:%Y-%m-%d}"
         return None
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[PresenceConfig]) -> None:
         self.ctx = ctx

@@ -54,8 +54,6 @@ from economy_core import (
     Username,
     command,
     endpoint,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     user_key,
 )
@@ -83,6 +81,7 @@ class Ranks:
     schema = tables.schema
     contract = Contract(
         personal_data=("each user's rank and who set it", "CyTube levels bought"),
+        user_tables=tables.PERSONAL,
         posting_types=(
         PostingType(POSTING_TYPE, "CyTube level bought", Kind.SPEND),
     ), announcements=(announce.ANNOUNCEMENT,))
@@ -122,18 +121,6 @@ class Ranks:
         if unknown:
             lines.append(f"skipped ranks not configured here: {', '.join(sorted(unknown))}")
         return lines
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[RanksConfig]) -> None:
         self.ctx = ctx

@@ -63,8 +63,6 @@ from economy_core import (
     TxResult,
     UserLeft,
     command,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     render,
     user_key,
@@ -209,6 +207,7 @@ class Streaks:
     schema = tables.schema
     contract = Contract(
         personal_data=("daily streaks and bridge flags",),
+        user_tables=tables.PERSONAL,
 
         requires=("presence",),  # a day qualifies by the minutes presence books
         posting_types=(
@@ -259,18 +258,6 @@ class Streaks:
         if skipped:
             lines.append(f"skipped {skipped} streak(s) without a last day")
         return lines
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[StreaksConfig]) -> None:
         self.ctx = ctx

@@ -54,8 +54,6 @@ from economy_core import (
     Username,
     command,
     endpoint,
-    export_user_rows,
-    forget_user_rows,
     hookimpl,
     shown,
     user_key,
@@ -138,6 +136,7 @@ class VanityShop:
     contract = Contract(
         personal_data=("items bought (greeting, title, colour, GIF, currency name)",
                        "last shoutout", "fortunes read"),
+        user_tables=tables.PERSONAL,
 
         posting_types=(PostingType(POSTING_TYPE, "shop purchase", Kind.SPEND),),
         announcements=(
@@ -187,18 +186,6 @@ class VanityShop:
             username, value, at = owned[(name, item)]
             await store.put(conn, channel, username, item, value, 0, at)
         return [f"{len(owned)} item(s)"]
-
-    @hookimpl
-    async def economy_user_export(self, channel: str, user_key: str,
-                                  conn: PluginConnection) -> dict[str, Any]:
-        """What this plugin keeps about the user (``cytube-economy user export``)."""
-        return await export_user_rows(conn, channel, user_key, tables.PERSONAL)
-
-    @hookimpl
-    async def economy_user_forget(self, channel: str, user_key: str, pseudonym: str,
-                                  conn: PluginConnection) -> None:
-        """Delete the user's rows, pseudonymise the shared ones (``user forget``)."""
-        await forget_user_rows(conn, channel, user_key, pseudonym, tables.PERSONAL)
 
     def __init__(self, ctx: PluginContext[VanityShopConfig]) -> None:
         self.ctx = ctx

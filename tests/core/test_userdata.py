@@ -42,26 +42,42 @@ def keeps_user_rows(cls: type) -> list[str]:
 
 
 def test_every_plugin_with_user_rows_declares_them_and_answers_both_hooks() -> None:
+    """A table with a user-looking column is described in ``user_tables`` (the core exports and
+    forgets it) or the plugin answers both hooks for it."""
     offenders = []
     for info in installed_plugins():
         columns = keeps_user_rows(info.cls)
         contract = info.cls.contract if isinstance(getattr(info.cls, "contract", None),
                                                    Contract) else Contract()
+        described = {t.table.name for t in contract.user_tables}
         answers = [h for h in ("economy_user_export", "economy_user_forget")
                    if callable(getattr(info.cls, h, None))]
-        if columns and (not contract.personal_data or len(answers) < 2):
-            offenders.append(f"{info.name}: {columns} but personal_data="
-                             f"{contract.personal_data}, answers {answers}")
+        uncovered = [c for c in columns if c.split(".")[0] not in described]
+        if (columns and not contract.personal_data) or (uncovered and len(answers) < 2):
+            offenders.append(f"{info.name}: {uncovered or columns} but personal_data="
+                             f"{contract.personal_data}, user_tables {sorted(described)}, "
+                             f"answers {answers}")
     assert offenders == []
 
 
-def test_declaring_personal_data_without_the_hooks_stops_start_up() -> None:
+def test_declaring_personal_data_without_tables_or_hooks_stops_start_up() -> None:
     class Keeper:
         name = "keeper"
         contract = Contract(personal_data=("favourite colours",))
 
-    with pytest.raises(Exception, match="declares personal data but does not answer "
-                                        "economy_user_export and economy_user_forget"):
+    with pytest.raises(Exception, match="declares personal data but neither describes its "
+                                        "user_tables nor answers economy_user_export and "
+                                        "economy_user_forget"):
+        build_catalogue([Declared("keeper", Keeper)], new_plugin_manager(), PROJECT)
+
+
+def test_user_tables_without_saying_what_they_keep_stop_start_up() -> None:
+    class Keeper:
+        name = "keeper"
+        contract = Contract(user_tables=shop_tables.PERSONAL)
+
+    with pytest.raises(Exception, match="describes user_tables but does not say what they "
+                                        "keep"):
         build_catalogue([Declared("keeper", Keeper)], new_plugin_manager(), PROJECT)
 
 

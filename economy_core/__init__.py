@@ -73,6 +73,7 @@ from .ledger import (
     Posting,
     TxResult,
 )
+from .legacy import legacy_time
 from .pricing import Price
 from .robot_api import MediaResult, RankResult
 from .scheduler import Job
@@ -95,6 +96,6 @@ __all__ = [
     "Rest", "RoomSnapshot", "RoomUser", "Schema", "StatsSection", "TriggerHit", "TxResult",
     "UserArrived", "UserJoined", "UserLeft", "UserTable", "Username", "UtcDateTime", "chunks",
     "command", "endpoint", "export_user_rows", "forget_user_rows", "hookimpl", "hookspec",
-    "hookspecs", "inserted_id", "jsonable", "participation_rate", "render", "setting", "shown",
-    "template_validator", "user_key"
+    "hookspecs", "inserted_id", "jsonable", "legacy_time", "participation_rate", "render",
+    "setting", "shown", "template_validator", "user_key"
 ]

@@ -110,7 +110,9 @@ class ChannelSummary:
         return attrs.asdict(self)
 
 
-def _ts(value: Any) -> datetime | None:
+def legacy_time(value: Any) -> datetime | None:
+    """A kryten-economy timestamp (SQLite text in UTC, ISO 8601, or epoch seconds) as an aware
+    datetime; None when empty or unreadable. For plugins' ``economy_import_legacy``."""
     if value in (None, ""):
         return None
     if isinstance(value, int | float):
@@ -208,8 +210,8 @@ def _plan(source: sqlite3.Connection, channel: str, existing: set[str], now: dat
                                            "first"))
             continue
         seen.add(key)
-        first = _ts(row["first_seen"]) or now
-        last = _ts(row["last_seen"]) or first
+        first = legacy_time(row["first_seen"]) or now
+        last = legacy_time(row["last_seen"]) or first
         balance = int(row["balance"] or 0)
         tx_id = uuid.uuid4().hex
         running = 0
@@ -225,7 +227,7 @@ def _plan(source: sqlite3.Connection, channel: str, existing: set[str], now: dat
                 "kind": kind.value, "source": SOURCE, "trigger_id": t["trigger_id"],
                 "reason": t["reason"] or "", "related_user": t["related_user"],
                 "meta": _meta(t["metadata"], int(t["id"])),
-                "at": _ts(t["created_at"]) or first})
+                "at": legacy_time(t["created_at"]) or first})
         target = max(0, balance)
         if running != target:
             summary.corrected.append(Corrected(name, balance, running))
@@ -253,7 +255,7 @@ def _plan(source: sqlite3.Connection, channel: str, existing: set[str], now: dat
                 "channel": channel, "user_key": key, "username": name,
                 "banned_by": (ban["banned_by"] if ban is not None else None) or "kryten-economy",
                 "reason": (ban["reason"] if ban is not None else None) or "",
-                "banned_at": (_ts(ban["banned_at"]) if ban is not None else None) or now})
+                "banned_at": (legacy_time(ban["banned_at"]) if ban is not None else None) or now})
     summary.accounts = len(plan.accounts)
     summary.z = sum(a["balance"] for a in plan.accounts)
     summary.postings = len(plan.postings)

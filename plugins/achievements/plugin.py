@@ -31,7 +31,7 @@ says ``already_earned``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pluggy
@@ -53,6 +53,7 @@ from economy_core import (
     command,
     endpoint,
     hookimpl,
+    legacy_time,
     user_key,
 )
 
@@ -121,7 +122,7 @@ class Achievements:
             if row["achievement_id"] not in known:
                 unknown.add(str(row["achievement_id"]))
                 continue
-            at = _legacy_time(row["awarded_at"]) or now
+            at = legacy_time(row["awarded_at"]) or now
             await conn.execute(tables.earned.insert().values(
                 channel=channel, user_key=key, achievement=row["achievement_id"],
                 username=row["username"], reward=0, at=at))
@@ -301,13 +302,3 @@ class Achievements:
                            "was granted")
         return {"username": account.username, "id": found.id, "granted": True,
                 "already_earned": False, "paid": earned[0].paid}
-
-def _legacy_time(value: Any) -> datetime | None:
-    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
-    if value in (None, ""):
-        return None
-    try:
-        found = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)

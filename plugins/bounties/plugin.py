@@ -31,7 +31,7 @@ nothing (a crash rolls back row and money together).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -52,6 +52,7 @@ from economy_core import (
     command,
     hookimpl,
     inserted_id,
+    legacy_time,
     shown,
     user_key,
 )
@@ -163,8 +164,8 @@ class Bounties:
                 continue
             description = str(row["description"] or "")[:500]
             escrow_id = await hold(creator, amount, PURPOSE, f"bounty: {description}")
-            created = _legacy_time(row["created_at"]) or now
-            expires = (_legacy_time(row["expires_at"])
+            created = legacy_time(row["created_at"]) or now
+            expires = (legacy_time(row["expires_at"])
                        or created + timedelta(hours=self.cfg.default_expiry_hours))
             await conn.execute(tables.bounties.insert().values(
                 channel=channel, creator=creator, creator_key=key, description=description,
@@ -437,14 +438,3 @@ class Bounties:
     @hookimpl
     def economy_reward_lines(self, channel: str) -> list[str]:
         return ["Bounties: PM bounties for the open ones; an admin pays their winners"]
-
-
-def _legacy_time(value: Any) -> datetime | None:
-    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
-    if value in (None, ""):
-        return None
-    try:
-        found = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -43,6 +43,7 @@ from economy_core import (
     UserLeft,
     chunks,
     hookimpl,
+    legacy_time,
     render,
     user_key,
 )
@@ -111,8 +112,8 @@ class Presence:
             key = users.get(row["username"])
             if key is None:
                 continue
-            first = _legacy_time(row["first_seen"]) or now
-            last = _legacy_time(row["last_seen"]) or first
+            first = legacy_time(row["first_seen"]) or now
+            last = legacy_time(row["last_seen"]) or first
             await conn.execute(tables.users.insert().values(
                 channel=channel, user_key=key, username=row["username"], first_seen=first,
                 last_seen=last, wallet_pending=False))
@@ -514,14 +515,3 @@ class Presence:
             lines.append(f"Back after {cfg.welcome_back.days_absent}+ days: "
                          f"{fmt(cfg.welcome_back.bonus)}")
         return lines
-
-
-def _legacy_time(value: Any) -> datetime | None:
-    """A kryten-economy timestamp (SQLite text, UTC) as an aware datetime."""
-    if value in (None, ""):
-        return None
-    try:
-        found = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)

@@ -63,7 +63,7 @@ from .ledger import (
     TxResult,
 )
 from .pricing import Price
-from .robot_api import MediaResult, RankResult
+from .robot_api import MediaResult, PlaylistItem, RankResult
 from .scheduler import Job
 from .storage import PluginConnection, PluginDatabase, Schema, inserted_id
 from .text import render, template_validator
@@ -76,7 +76,8 @@ __all__ = [
     "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
     "ConfigNote", "Contract", "Counter", "CronError", "CronSpec", "EarningTrigger", "Escrow",
     "Health", "Job", "Kind", "LedgerTx",
-    "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
+    "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PlaylistItem",
+    "PluginConnection",
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
     "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "Rest",
     "RoomSnapshot", "RoomUser", "Schema", "TriggerHit", "TxResult", "UserArrived", "UserJoined",

@@ -286,14 +286,17 @@ class Settlement:
             await self._drive_approved()
 
     async def _drive_approved(self) -> None:
-        """Send every approved force-play: each row is claimed (``approved`` → ``sending``) in
-        its own ledger transaction right before its ``add_media`` — queued behind the approving
-        one, so it runs after that commit."""
+        """Send every approved force-play. The rows are read in a ledger transaction — queued
+        behind the approving one, so it sees that commit — and each is claimed (``approved`` →
+        ``sending``) in its own transaction right before its ``add_media``."""
         p = tables.purchases
+
+        async def approved(tx: LedgerTx) -> list[Any]:
+            return list((await tx.conn.execute(sa.select(p).where(p.c.status == "approved")
+                                               .order_by(p.c.id))).all())
+
         try:
-            async with self.ctx.db.connect() as conn:
-                rows = (await conn.execute(sa.select(p).where(p.c.status == "approved")
-                                           .order_by(p.c.id))).all()
+            rows = await self.ctx.ledger.atomic(approved)
             for row in rows:
                 async with self.lock(row.channel):
                     if not await self._mark(row, "approved", "sending"):

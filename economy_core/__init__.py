@@ -75,7 +75,7 @@ from .ledger import (
 )
 from .legacy import legacy_time
 from .pricing import Price
-from .robot_api import MediaResult, RankResult
+from .robot_api import MediaResult, PlaylistItem, RankResult
 from .scheduler import Job
 from .storage import PluginConnection, PluginDatabase, Schema, inserted_id
 from .text import render, template_validator
@@ -90,7 +90,8 @@ __all__ = [
     "CapabilityError", "Catalogue", "ChatContext", "ChatMessage", "CliCommand", "CommandCall",
     "ConfigNote", "Contract", "Counter", "CronError", "CronSpec", "EarningTrigger", "Escrow",
     "Health", "Job", "Kind", "KindTotals", "LedgerTx",
-    "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PluginConnection",
+    "LedgerView", "MediaChanged", "MediaResult", "Multiplier", "PlayingMedia", "PlaylistItem",
+    "PluginConnection",
     "PluginContext", "PluginDatabase", "Posting", "PostingType", "Price", "PriceAdjustment",
     "PriceQuote", "PrivateMessage", "ProfileField", "RankResult", "RelayedChat", "ReloadResult",
     "Rest", "RoomSnapshot", "RoomUser", "Schema", "StatsSection", "TriggerHit", "TxResult",

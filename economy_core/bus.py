@@ -12,6 +12,7 @@ It only translates and sends (no business logic). The one door for inbound event
   another service speaking through the same robot and becomes a :class:`RelayedChat`;
 - queues events and hands them to ``sink`` one at a time, in arrival order (kryten-py runs
   handlers as concurrent tasks; each handler only appends to the queue, synchronously);
+- reads the robot's KV playlist on request (:meth:`KrytenBus.playlist`);
 - seeds the room from the robot's KV userlist after connecting and whenever the robot announces
   a restart (``kryten.lifecycle.robot.startup``), and re-announces our own service then;
 - answers request-reply subjects registered with :meth:`KrytenBus.serve` (the economy's API): each
@@ -536,6 +537,15 @@ class KrytenBus:
         except NoRespondersError:
             raise ConnectionError("no robot is listening for commands") from None
         return answer
+
+    async def playlist(self, channel: str, timeout: float) -> Any:
+        """The robot's playlist state of ``channel``: its KV ``kryten_<channel>_playlist`` key
+        ``items`` (None when the key is missing); raises when not connected, when the bucket
+        is missing, or after ``timeout``."""
+        client = self._require()
+        return await asyncio.wait_for(
+            client.kv_get(f"kryten_{channel}_playlist", "items", default=None,
+                          parse_json=True), timeout)
 
     async def set_channel_rank(self, channel: str, username: str, rank: int) -> None:
         """Ask the robot to set a user's channel rank (CyTube confirms nothing)."""

@@ -4,7 +4,9 @@ It uses kryten-py's ``KrytenClient`` too (publish, KV, request/reply), and publi
 as the robot does: subject ``kryten.events.cytube.<channel>.<eventname>``, envelope
 ``{event_name, payload, channel, domain, timestamp, correlation_id}``, chat text HTML-escaped,
 ``time`` in milliseconds. It keeps the KV userlist (``kryten_<channel>_userlist``/``users``) the
-bot seeds from, answers ``state.userlist``/``state.user`` requests, and records
+bot seeds from and the KV playlist (``kryten_<channel>_playlist``/``items``: CyTube's playlist
+items, an accepted ``addvideo`` joins it before the answer goes out), answers
+``state.userlist``/``state.user``/``state.playlist`` requests, and records
 the ``pm`` and ``say`` commands the bot sends (``kryten.robot.command``). Those pass CyTube's
 limiter first, exactly as CyTube applies it to the bot's account (:mod:`economy_core.ratelimit`:
 one limiter for PMs and chat; chat checked with ``chat_limits``): a message over it is dropped,
@@ -61,8 +63,13 @@ class RobotStandIn:
         (``media_error``), "unconfirmed" (the robot's answer after CyTube's silence) or "silent"
         (no answer at all)."""
         self.media_error = "This item is already on the playlist"
+        self.accepted_late = False
+        """With an "unconfirmed" or "silent" answer, CyTube took the item anyway: it is on the
+        playlist (written to KV right after the answer, or where there is none, at once)."""
         self.queued_media: list[dict[str, Any]] = []
         """The ``addvideo`` requests received (args), in order."""
+        self.playlist: list[dict[str, Any]] = []
+        """The room's playlist as the robot keeps it in KV (CyTube's items)."""
         self.rank_requests: list[dict[str, Any]] = []
         """The ``setChannelRank`` requests received (args), in order."""
         self._next_uid = 1000
@@ -87,6 +94,8 @@ class RobotStandIn:
         self._client._on_error = quiet  # read by connect(): set before it
         await self._client.connect()
         await self._client.get_or_create_kv_bucket(self.bucket)
+        await self._client.get_or_create_kv_bucket(self.playlist_bucket)
+        await self._write_playlist()
         await self._client.subscribe(COMMAND_SUBJECT, self._on_command)
 
     async def stop(self) -> None:
@@ -97,6 +106,10 @@ class RobotStandIn:
     @property
     def bucket(self) -> str:
         return f"kryten_{self.channel}_userlist"
+
+    @property
+    def playlist_bucket(self) -> str:
+        return f"kryten_{self.channel}_playlist"
 
     # -- the robot's side of commands ---------------------------------------------------------
 
@@ -126,29 +139,60 @@ class RobotStandIn:
             self.rank_requests.append(dict(args))
         elif command == "addvideo":
             self.queued_media.append(dict(args))
-            answer = self._media_answer()
+            answer = await self._media_answer(args)
             if answer is not None and msg.reply:
                 await self._client.publish(msg.reply, {"service": "robot", "command": command,
                                                        "success": True, "data": answer})
+            if self.accepted_late and self.media_answer in ("unconfirmed", "silent"):
+                await self.add_to_playlist(str(args.get("type", "")), str(args.get("id", "")))
         elif msg.reply:
             answer = await self._on_state({**args, **data})
             await self._client.publish(msg.reply, answer)
 
-    def _media_answer(self) -> dict[str, Any] | None:
-        """What kryten-robot answers to ``addvideo`` (its ``data``), None for silence."""
+    async def _media_answer(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """What kryten-robot answers to ``addvideo`` (its ``data``), None for silence; an item
+        already on the playlist is refused as CyTube does."""
         if self.media_answer == "silent":
             return None
         if self.media_answer == "refused":
             return {"success": False, "error": self.media_error}
         if self.media_answer == "unconfirmed":
             return {"success": True, "uid": None}
+        media_type, media_id = str(args.get("type", "")), str(args.get("id", ""))
+        if any(i["media"]["type"] == media_type and i["media"]["id"] == media_id
+               for i in self.playlist):
+            return {"success": False, "error": "This item is already on the playlist"}
+        return {"success": True, "uid": await self.add_to_playlist(media_type, media_id)}
+
+    async def add_to_playlist(self, media_type: str, media_id: str, *, title: str = "",
+                              seconds: int = 300) -> int:
+        """An item joins the playlist (CyTube's ``queue``): the KV state is rewritten; returns
+        its uid."""
         self._next_uid += 1
-        return {"success": True, "uid": self._next_uid}
+        minutes, secs = divmod(seconds, 60)
+        self.playlist.append({"media": {"type": media_type, "id": media_id,
+                                        "title": title or f"{media_type}:{media_id}",
+                                        "seconds": seconds,
+                                        "duration": f"{minutes:02d}:{secs:02d}", "meta": {}},
+                              "uid": self._next_uid, "temp": True, "queueby": self.bot_username})
+        await self._write_playlist()
+        return self._next_uid
+
+    async def remove_from_playlist(self, media_id: str) -> None:
+        """Items with this media id leave the playlist (CyTube's ``delete``)."""
+        self.playlist = [i for i in self.playlist if i["media"]["id"] != media_id]
+        await self._write_playlist()
+
+    async def _write_playlist(self) -> None:
+        await self._client.kv_put(self.playlist_bucket, "items", self.playlist, as_json=True)
 
     async def _on_state(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")
         if command == "state.userlist":
             return {"success": True, "data": list(self.users.values())}
+        if command == "state.playlist":
+            return {"service": "robot", "command": command, "success": True,
+                    "data": {"playlist": list(self.playlist)}}
         if command == "state.user":
             name = str(request.get("username", "")).casefold()
             for user in self.users.values():

@@ -8,6 +8,15 @@ Plugins reach these through ``ctx.robot`` (:class:`PluginRobot`); the bus adapte
   answers "sent, unconfirmed" (no playlist uid). A caller waiting less than ~10 s races that
   wait, so :data:`MEDIA_WAIT_SECONDS` is 12 s. A caller that moves money on it holds the charge
   in escrow and settles on :attr:`MediaResult.status`.
+- The room's playlist is the robot's state: it keeps CyTube's playlist items (``{media: {type,
+  id, title, seconds, …}, uid, temp, queueby}``) in JetStream KV bucket
+  ``kryten_<channel>_playlist`` key ``items``, rewritten on every ``playlist``/``queue``/``delete``/
+  ``moveVideo`` from CyTube. That bucket is per channel; the robot's ``state.playlist`` request
+  is answered by every robot on the shared command subject whatever channel was asked, so the
+  KV is what :meth:`PluginRobot.playlist` reads (bounded by :data:`PLAYLIST_WAIT_SECONDS`).
+  The robot's KV write follows CyTube's ``queue`` event, which may come after the robot already
+  answered ``addvideo``: a caller deciding on an unconfirmed answer looks again after a short
+  wait.
 - ``set_channel_rank`` is fire-and-forget (CyTube answers nothing to the robot) and works only
   while the bot's own channel rank is ≥ 3; the bot's rank is known from ``setUserRank`` for its
   own name and its entry in the robot's userlist (:attr:`~economy_core.room.Room.bot_rank`).
@@ -15,13 +24,20 @@ Plugins reach these through ``ctx.robot`` (:class:`PluginRobot`); the bus adapte
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
 import attrs
 
+log = logging.getLogger(__name__)
+
 MEDIA_WAIT_SECONDS = 12.0
 """How long ``add_media`` waits for the robot's answer (the robot itself waits ~8 s)."""
+
+PLAYLIST_WAIT_SECONDS = 3.0
+"""How long reading the robot's playlist state may take before it counts as unknown."""
 
 RANK_TO_PROMOTE = 3
 """The channel rank CyTube requires of whoever sets another user's channel rank."""
@@ -51,6 +67,43 @@ class MediaResult:
 
 
 @attrs.frozen
+class PlaylistItem:
+    """One item of the room's playlist as the robot knows it: CyTube's media ``type`` and
+    ``id`` (what ``add_media`` was given), title, length, and the playlist ``uid`` (None when
+    the robot's state does not carry it)."""
+
+    media_type: str
+    media_id: str
+    title: str = ""
+    seconds: int = 0
+    uid: int | None = None
+
+
+def playlist_items(raw: Any) -> tuple[PlaylistItem, ...] | None:
+    """Read the robot's playlist state (a list of CyTube playlist items); None when it is not
+    a list (missing or malformed: the playlist is unknown). An entry without a media type and
+    id is skipped (the robot stores whatever CyTube's ``queue`` event carried)."""
+    if not isinstance(raw, list):
+        return None
+    items = []
+    for entry in raw:
+        if not isinstance(entry, Mapping):
+            continue
+        media = entry.get("media")
+        media = media if isinstance(media, Mapping) else entry
+        media_type, media_id = media.get("type"), media.get("id")
+        if not isinstance(media_type, str) or not isinstance(media_id, str) or not media_id:
+            continue
+        seconds = media.get("seconds")
+        uid = entry.get("uid")
+        items.append(PlaylistItem(
+            media_type, media_id, str(media.get("title") or ""),
+            seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else 0,
+            uid if isinstance(uid, int) and not isinstance(uid, bool) else None))
+    return tuple(items)
+
+
+@attrs.frozen
 class RankResult:
     """What became of a ``set_channel_rank`` request: ``sent`` (CyTube confirms nothing), or
     refused before sending with the reason (the bot's rank is too low, no connection)."""
@@ -68,6 +121,11 @@ class RobotTransport(Protocol):
                         temp: bool, timeout: float) -> Mapping[str, Any]: ...
 
     async def set_channel_rank(self, channel: str, username: str, rank: int) -> None: ...
+
+    async def playlist(self, channel: str, timeout: float) -> Any:
+        """The robot's raw playlist state for ``channel`` (None when it has none); raises
+        when it cannot be read (not connected, no bucket, slower than ``timeout``)."""
+        ...
 
 
 def media_result(answer: Mapping[str, Any]) -> MediaResult:
@@ -121,6 +179,23 @@ class PluginRobot:
         except Exception as exc:  # the bus failed mid-request: treat as no answer
             return MediaResult("no_answer", error=f"asking the robot failed ({exc})")
         return media_result(answer)
+
+    async def playlist(self, channel: str, *,
+                       wait_seconds: float = PLAYLIST_WAIT_SECONDS,
+                       ) -> tuple[PlaylistItem, ...] | None:
+        """The room's current playlist as the robot keeps it (see the module docstring), or
+        None when unknown: no connection, the robot's state unreadable within
+        ``wait_seconds``, missing or malformed. Never raises."""
+        transport = self._transport()
+        reader = getattr(transport, "playlist", None)
+        if reader is None:
+            return None
+        try:
+            raw = await asyncio.wait_for(reader(channel, wait_seconds), wait_seconds)
+        except Exception as exc:  # not connected, no bucket, too slow: unknown
+            log.debug("playlist of %s unknown: %r", channel, exc)
+            return None
+        return playlist_items(raw)
 
     async def set_channel_rank(self, channel: str, username: str, rank: int) -> RankResult:
         """Ask the robot to set a user's channel rank. Refused before sending when the bot's

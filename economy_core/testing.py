@@ -78,9 +78,20 @@ class RobotCall:
 class RecordingTransport:
     """A transport that records every PM and chat line instead of sending them (nothing while
     ``silenced()`` is true: a dead process sends nothing), and plays the robot's side of
-    ``add_media`` and ``set_channel_rank``: each call is recorded in ``robot_calls``; what
-    ``add_media`` answers is ``media_answer`` — "queued" (a fresh playlist uid), "refused"
-    (``media_error``), "unconfirmed", "silent" (TimeoutError) or "down" (ConnectionError)."""
+    ``add_media``, ``set_channel_rank`` and the playlist state: each call is recorded in
+    ``robot_calls``; what ``add_media`` answers is ``media_answer`` — "queued" (a fresh
+    playlist uid; the item joins the playlist), "refused" (``media_error``), "unconfirmed"
+    (no uid), "silent" (TimeoutError) or "down" (ConnectionError, nothing sent). An item
+    already on the playlist is refused as CyTube does ("This item is already on the
+    playlist"). With ``accepted_late`` an unconfirmed or silent item is on the playlist anyway
+    (CyTube took it after the robot stopped waiting); ``playlist_lag`` reads of the playlist
+    still miss such an item (the robot's state trails its answer).
+
+    :attr:`playlists` holds each channel's items as the robot keeps them (CyTube's
+    ``{media: {type, id, title, seconds, duration}, uid, temp, queueby}``); ``playlist_state``
+    is how reading it goes: "known", "unknown" (TimeoutError) or "malformed" (not a list).
+    :meth:`play_next` takes the first item off (it played; temporary items leave the
+    playlist) and keeps it in :attr:`played`."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
@@ -88,24 +99,77 @@ class RecordingTransport:
         self.robot_calls: list[RobotCall] = []
         self.media_answer = "queued"
         self.media_error = "This item is already on the playlist"
+        self.accepted_late = False
+        self.playlist_lag = 0
+        self.playlist_state = "known"
+        self.playlists: dict[str, list[dict[str, Any]]] = {}
+        self.played: list[dict[str, Any]] = []
+        self._late: list[tuple[str, dict[str, Any]]] = []
+        self._lag_left = 0
         self._next_uid = 100
+
+    def on_playlist(self, channel: str) -> list[tuple[str, str]]:
+        """(type, id) of each item on the channel's playlist now (accepted-late ones too)."""
+        self._land_late(force=True)
+        return [(i["media"]["type"], i["media"]["id"]) for i in self.playlists.get(channel, [])]
+
+    def play_next(self, channel: str) -> dict[str, Any] | None:
+        """The first item played and left the playlist; returns it (None when empty)."""
+        self._land_late(force=True)
+        items = self.playlists.get(channel, [])
+        if not items:
+            return None
+        item = items.pop(0)
+        self.played.append(item)
+        return item
+
+    def _add(self, channel: str, media_type: str, media_id: str, temp: bool) -> int:
+        self._next_uid += 1
+        self.playlists.setdefault(channel, []).append({
+            "media": {"type": media_type, "id": media_id, "title": f"{media_type}:{media_id}",
+                      "seconds": 300, "duration": "05:00", "meta": {}},
+            "uid": self._next_uid, "temp": temp, "queueby": "bot"})
+        return self._next_uid
+
+    def _land_late(self, *, force: bool = False) -> None:
+        if self._lag_left > 0 and not force:
+            self._lag_left -= 1
+            return
+        late, self._late = self._late, []
+        for channel, args in late:
+            self._add(channel, args["type"], args["id"], args["temp"])
 
     async def add_media(self, channel: str, media_type: str, media_id: str, *, position: str,
                         temp: bool, timeout: float) -> Mapping[str, Any]:
         if self.media_answer == "down" or self.silenced():
             raise ConnectionError("not connected to NATS")
-        self.robot_calls.append(RobotCall("addvideo", channel, {
-            "type": media_type, "id": media_id, "pos": position, "temp": temp}))
-        if self.media_answer == "silent":
-            raise TimeoutError("NATS request timeout on kryten.robot.command")
-        if self.media_answer == "refused":
-            data: dict[str, Any] = {"success": False, "error": self.media_error}
-        elif self.media_answer == "unconfirmed":
-            data = {"success": True, "uid": None}
+        args = {"type": media_type, "id": media_id, "pos": position, "temp": temp}
+        self.robot_calls.append(RobotCall("addvideo", channel, args))
+        self._land_late(force=True)
+        if self.media_answer in ("silent", "unconfirmed"):
+            if self.accepted_late and (media_type, media_id) not in self.on_playlist(channel):
+                self._late.append((channel, args))
+                self._lag_left = self.playlist_lag
+            if self.media_answer == "silent":
+                raise TimeoutError("NATS request timeout on kryten.robot.command")
+            data: dict[str, Any] = {"success": True, "uid": None}
+        elif self.media_answer == "refused":
+            data = {"success": False, "error": self.media_error}
+        elif (media_type, media_id) in self.on_playlist(channel):
+            data = {"success": False, "error": "This item is already on the playlist"}
         else:
-            self._next_uid += 1
-            data = {"success": True, "uid": self._next_uid}
+            data = {"success": True, "uid": self._add(channel, media_type, media_id, temp)}
         return {"service": "robot", "command": "addvideo", "success": True, "data": data}
+
+    async def playlist(self, channel: str, timeout: float) -> Any:
+        if self.silenced():
+            raise ConnectionError("not connected to NATS")
+        if self.playlist_state == "unknown":
+            raise TimeoutError("the robot's playlist state did not come")
+        if self.playlist_state == "malformed":
+            return {"items": "garbage"}
+        self._land_late()
+        return copy.deepcopy(self.playlists.get(channel, []))
 
     async def set_channel_rank(self, channel: str, username: str, rank: int) -> None:
         if self.silenced():

@@ -400,7 +400,8 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
                                                                   tmp_path: Path) -> None:
     """media_queue through the real robot: carol searches the (fake) MediaCMS, picks, says YES;
     the custom-media manifest reaches CyTube as a ``queue`` frame at the end, CyTube accepts
-    it, and only then is carol charged and told."""
+    it, and only then is carol charged and told. The robot's own KV playlist then holds it, as
+    ``ctx.robot.playlist`` reads it (type, id, CyTube's uid, length)."""
     from economy_plugins.media_queue import MediaQueue
 
     from .fake_mediacms import FakeMediaCms, media
@@ -408,6 +409,7 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
     fake = stack.fake
     catalogue = FakeMediaCms([media("lepus03", "Night of the Lepus", 5400)])
     url = await catalogue.start()
+    manifest = "{url}/api/v1/media/cytube/{token}.json?format=json"
     infos = resolve_plugins(["wallet", MediaQueue])
     config = build_config(infos, {"nats": {"servers": [stack.nats_url]}, "bot": {"username": BOT},
                                   "ignored_users": [],
@@ -440,11 +442,26 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
         assert "Balance: 4,000" in told
         request = fake.queue_requests[-1]
         assert (request.media_type, request.media_id, request.pos, request.outcome) == (
-            "cm", f"{url}/api/v1/media/cytube/lepus03.json?format=json", "end", "accepted")
+            "cm", manifest.format(url=url, token="lepus03"), "end", "accepted")
         assert await app.ledger.balance(CHANNEL, "carol") == 4000
+
+        # the robot's KV playlist (its own format) holds it
+        async def listed(token: str) -> list[Any]:
+            items = await app.robot.playlist(CHANNEL) or ()
+            return [i for i in items if i.media_id == manifest.format(url=url, token=token)]
+
+        async def on_playlist() -> bool:
+            return bool(await listed("lepus03"))
+
+        await wait_for(on_playlist, "the item in the robot's KV playlist", 10)
+        [item] = await listed("lepus03")
+        assert (item.media_type, item.uid, item.seconds) == ("cm", request.uid, 5400)
+        assert await app.ledger.open_escrows(CHANNEL) == []
+        assert await app.ledger.verify() == []
     finally:
         await app.stop()
         await catalogue.stop()
+
 
 async def test_fake_cytube_limiter_is_cytubes() -> None:
     """The fake's limiter behaves as CyTube's ``newRateLimiter`` with {burst 20, sustained 10}

@@ -9,19 +9,24 @@ This module holds the commands, the checks and the hold; :mod:`.settlement` send
 and settles them, :mod:`.catalogue` speaks to MediaCMS, :mod:`.blackout` computes the windows.
 Money contract:
 
-- ``YES`` re-checks everything (catalogue, blackout, daily limit, cooldown, one purchase in
-  flight per user, the price) and then, in ONE ledger transaction, takes the price into an
-  escrow (debit-or-fail) and writes the purchase row as ``pending`` (:mod:`.tables`). Only then
-  is ``add_media`` sent (at ``end`` for queue, ``next`` for playnext and forcenow), in the
-  background: the reply says the price is held; the robot's answer settles it.
-- The robot's answer settles the purchase in ONE transaction that first claims the row
-  (``WHERE status='pending'``): confirmed → the escrow is released (the spend is final),
-  ``queues_used`` +1, the ``queue`` announcement and a PM with the balance; refused or no
-  answer/unconfirmed within the wait → the escrow is refunded in full and the user told why.
-- A purchase still ``pending`` at start-up (the process died between the hold and the
-  settlement) is refunded and the user told. Hence never a charge without a confirmed item
-  (an item CyTube took just before such a crash stays on the playlist unpaid: the issue's rule
-  is "refund at start-up").
+- ``YES`` (and ``spend.queue``) re-checks everything (catalogue, blackout, daily limit,
+  cooldown, one purchase in flight per user, the price, and — when the robot's playlist can be
+  read — that the item is not already on it) and then, in ONE ledger transaction, takes the
+  price into an escrow (debit-or-fail) and writes the purchase row as ``pending``
+  (:mod:`.tables`). Then, in the background, the row is marked ``sent`` (its own commit) and
+  ``add_media`` goes out (at ``end`` for queue, ``next`` for playnext and forcenow): the reply
+  says the price is held; the robot's answer settles it.
+- The answer settles the purchase in ONE transaction that first claims the row (``WHERE
+  status IN ('pending','sent')``): confirmed → the escrow is released (the spend is final),
+  ``queues_used`` +1, the ``queue`` announcement and a PM with the balance; refused → the
+  escrow is refunded in full and the user told why. Unconfirmed or no answer: the playlist
+  decides (:mod:`.settlement`): the item on it → spent as if confirmed; absent or unknown →
+  refunded (unknown logged at WARNING).
+- At start-up a purchase still ``pending`` (never sent) is refunded and the user told; one
+  left ``sent`` is settled on the playlist: there → spent and the user told it was queued;
+  absent or unknown → refunded and told. So with a readable playlist there is neither a
+  charge without an item nor an item without a charge; only an unreadable playlist leaves the
+  user-favoured refund (an item CyTube took may then play unpaid).
 - ``forcenow`` by a non-admin with ``force_play_requires_admin`` opens a ``force_play``
   approval (the core's escrow; refunded if rejected); the approving transaction marks the row
   ``approved`` and the item is sent right after that commit (and at start-up for rows left
@@ -51,10 +56,12 @@ from economy_core import (
     Kind,
     LedgerTx,
     MediaChanged,
+    PlaylistItem,
     PluginContext,
     PostingType,
     Price,
     Rest,
+    RoomSnapshot,
     command,
     endpoint,
     hookimpl,
@@ -152,6 +159,11 @@ class MediaQueue:
         self.settlement.stopping = True
         await self.settlement.drain()
         await self.catalogue.close()
+
+    @hookimpl
+    async def economy_room_seeded(self, snapshot: RoomSnapshot) -> None:
+        """The robot's state was read: purchases a previous process sent are decided now."""
+        await self.settlement.room_seeded(snapshot.channel)
 
     @hookimpl
     def economy_config_reloaded(self) -> None:
@@ -432,6 +444,8 @@ class MediaQueue:
         entry = self.catalogue.playlist_entry(item)
         if entry is None:
             raise Refused(f"🎬 “{item.title}” has no playable file. Nothing was charged.")
+        if isinstance(await self.settlement.find(channel, *entry), PlaylistItem):
+            raise Refused(f"🎬 “{item.title}” is already on the playlist. Nothing was charged.")
         price = await self.price(channel, username, kind, item)
         if shown_price is not None and price.amount > shown_price:
             raise Refused(f"💱 The price changed to {self._price_text(price)}; ask again. "

@@ -3,13 +3,26 @@ escrow on its answer, force-plays an admin approved, and start-up recovery (the 
 in the plugin's module docstring and :mod:`.tables`).
 
 Every settlement is ONE ledger transaction that first claims the purchase row by its status
-(``pending`` → ``queued``/``refunded``; ``sending`` → ``queued``/``compensated``), so a purchase is
-settled once whoever races (a late answer, start-up recovery): the loser changes nothing.
+(``pending``/``sent`` → ``queued``/``refunded``; ``sending`` → ``queued``/``compensated``), so a
+purchase is settled once whoever races (a late answer, start-up recovery): the loser changes
+nothing.
+
+The playlist decides what the robot's answer leaves open. A row is marked ``sent`` (a
+force-play ``sending``) in its own commit just before ``add_media`` goes out, so after a crash
+"never sent" (refund) is told apart from "maybe in the room". An unconfirmed or missing answer,
+and a sent row found at start-up, are settled on the robot's playlist state
+(``ctx.robot.playlist``): the item is there → spent; it is not → refunded; the playlist is
+unknown → refunded (the user is favoured; logged at WARNING). After an unconfirmed answer the
+playlist is read up to :data:`PLAYLIST_LOOKS` times, :data:`PLAYLIST_RECHECK_SECONDS` apart on
+the bot's clock (the robot's state trails CyTube's late ``queue``). Start-up resolves sent rows
+at once when the playlist can be read, else when the room is seeded from the robot
+(``economy_room_seeded``), and at the latest :data:`ORPHAN_GRACE_SECONDS` after start.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any, Literal
 
 import attrs
@@ -20,6 +33,7 @@ from economy_core import (
     Kind,
     LedgerTx,
     MediaResult,
+    PlaylistItem,
     PluginContext,
     user_key,
 )
@@ -37,6 +51,15 @@ QUEUE_ANNOUNCEMENT = "queue"
 NOW_PLAYING = "now_playing_credit"
 MEDIA_WAIT_SECONDS = 12.0
 """How long the robot's answer is awaited (it answers by itself after ~8 s)."""
+PLAYLIST_LOOKS = 3
+"""Reads of the playlist after an unconfirmed or missing answer before it counts as absent."""
+PLAYLIST_RECHECK_SECONDS = 2.0
+"""The wait between those reads (the bot's clock)."""
+ORPHAN_GRACE_SECONDS = 300.0
+"""How long after start-up a purchase sent by the previous process may wait for the playlist
+to become readable (the room seeded) before it is refunded as unknown."""
+SENT = ("pending", "sent")
+"""Statuses a robot's answer (or recovery) may settle: held, and held and sent."""
 
 POSITION: dict[str, Literal["end", "next"]] = {"queue": "end", "playnext": "next",
                                                "forcenow": "next"}
@@ -69,13 +92,21 @@ class Settlement:
         self._locks: dict[str, asyncio.Lock] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = False
+        self.orphans: set[int] = set()
+        """Purchases a previous process sent and nobody settled: the playlist decides them."""
+        self.started_at: datetime | None = None
         self.bought = ctx.metrics.counter("purchases_total",
                                           "Media purchases settled, by kind and outcome")
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self.recover()
-        self.ctx.scheduler.every(60, self.sweep_approved, name="approved")
+        self.ctx.scheduler.every(60, self.sweep, name="approved")
+
+    async def sweep(self) -> None:
+        """Every minute: approved force-plays not yet sent, orphans still undecided."""
+        await self.sweep_approved()
+        await self.sweep_orphans()
 
     async def drain(self) -> None:
         """Until every background send has finished."""
@@ -99,22 +130,77 @@ class Settlement:
             return (await conn.execute(sa.select(p).where(p.c.id == purchase_id))).first()
 
     async def send(self, purchase_id: int, who: tuple[str, str]) -> Outcome | None:
-        """Send one held purchase and settle it on the answer (never raises); ``who`` (channel,
-        user key) leaves :attr:`inflight` when it is done."""
+        """Mark one held purchase ``sent``, send it and settle it on the answer (the playlist
+        deciding an unconfirmed or missing one); never raises. ``who`` (channel, user key)
+        leaves :attr:`inflight` when it is done."""
         try:
             row = await self._row(purchase_id)
             if row is None:
                 return None
             async with self.lock(row.channel):
+                if not await self._mark(row, "pending", "sent"):
+                    return None
                 result = await self.ctx.robot.add_media(
                     row.channel, row.media_type, row.media_id, position=row.position,
                     temp=True, wait_seconds=self.wait_seconds)
+            result = await self.decide(row, result)
             return await self.settle(row, result)
         except Exception:  # a dead process (crash tests) or a bug: start-up settles it
             self.ctx.log.exception("purchase %d: settling failed", purchase_id)
             return None
         finally:
             self.inflight.discard(who)
+
+    async def _mark(self, row: Any, before: str, after: str) -> bool:
+        """Claim the row ``before`` → ``after`` in its own commit (True when claimed): the record
+        that ``add_media`` is about to go out."""
+        p = tables.purchases
+
+        async def run(tx: LedgerTx) -> bool:
+            done = await tx.conn.execute(p.update().where(p.c.id == row.id,
+                                                          p.c.status == before)
+                                         .values(status=after))
+            return bool(done.rowcount == 1)
+
+        return await self.ctx.ledger.atomic(run)
+
+    # -- the playlist's word --------------------------------------------------------------------
+
+    async def find(self, channel: str, media_type: str, media_id: str, *,
+                   looks: int = 1) -> PlaylistItem | bool | None:
+        """The item on the room's playlist; False when the playlist was read and never held it
+        in ``looks`` reads (:data:`PLAYLIST_RECHECK_SECONDS` apart); None when it could not be
+        read at all."""
+        known: bool | None = None
+        for n in range(max(1, looks)):
+            if n:
+                await self.ctx.clock.sleep(PLAYLIST_RECHECK_SECONDS)
+            items = await self.ctx.robot.playlist(channel)
+            if items is None:
+                continue
+            known = False
+            for item in items:
+                if item.media_type == media_type and item.media_id == media_id:
+                    return item
+        return known
+
+    async def decide(self, row: Any, result: MediaResult, *,
+                     looks: int = PLAYLIST_LOOKS) -> MediaResult:
+        """The robot's answer, with an unconfirmed or missing one settled by the playlist: the
+        item there → ``queued`` (its uid when known); absent → as answered (refunded); unknown
+        → as answered, logged at WARNING (refunded: the user is favoured)."""
+        if result.status not in ("unconfirmed", "no_answer"):
+            return result
+        found = await self.find(row.channel, row.media_type, row.media_id, looks=looks)
+        if isinstance(found, PlaylistItem):
+            self.ctx.log.info("purchase %d: %s, but it is on the playlist: spent", row.id,
+                              result.status)
+            return MediaResult("queued", uid=found.uid)
+        if found is None:
+            self.ctx.log.warning("purchase %d (%s): %s and the playlist is unknown; refunding "
+                                 "(the item may be in the room unpaid)", row.id, row.title,
+                                 result.status)
+        return result
 
     async def settle(self, row: Any, result: MediaResult) -> Outcome | None:
         p = tables.purchases
@@ -124,7 +210,7 @@ class Settlement:
 
         async def run(tx: LedgerTx) -> int:
             claimed = await tx.conn.execute(p.update().where(
-                p.c.id == row.id, p.c.status == "pending").values(
+                p.c.id == row.id, p.c.status.in_(SENT)).values(
                 status="queued" if ok else "refunded", uid=result.uid, note=note[:300],
                 settled_at=tx.now))
             if claimed.rowcount != 1:
@@ -200,27 +286,25 @@ class Settlement:
             await self._drive_approved()
 
     async def _drive_approved(self) -> None:
-        """Send every approved force-play: each row is claimed (``sending``) in a ledger
-        transaction — queued behind the approving one, so it runs after that commit."""
+        """Send every approved force-play. The rows are read in a ledger transaction — queued
+        behind the approving one, so it sees that commit — and each is claimed (``approved`` →
+        ``sending``) in its own transaction right before its ``add_media``."""
         p = tables.purchases
 
-        async def claim(tx: LedgerTx) -> list[Any]:
-            rows = (await tx.conn.execute(sa.select(p).where(p.c.status == "approved")
-                                          .order_by(p.c.id))).all()
-            for row in rows:
-                await tx.conn.execute(p.update().where(p.c.id == row.id,
-                                                       p.c.status == "approved")
-                                      .values(status="sending"))
-            return list(rows)
+        async def approved(tx: LedgerTx) -> list[Any]:
+            return list((await tx.conn.execute(sa.select(p).where(p.c.status == "approved")
+                                               .order_by(p.c.id))).all())
 
         try:
-            rows = await self.ctx.ledger.atomic(claim)
+            rows = await self.ctx.ledger.atomic(approved)
             for row in rows:
                 async with self.lock(row.channel):
+                    if not await self._mark(row, "approved", "sending"):
+                        continue
                     result = await self.ctx.robot.add_media(
                         row.channel, row.media_type, row.media_id, position="next",
                         temp=True, wait_seconds=self.wait_seconds)
-                await self._finish_forced(row, result)
+                await self._finish_forced(row, await self.decide(row, result))
         except Exception:
             self.ctx.log.exception("sending approved force-plays failed")
 
@@ -266,30 +350,77 @@ class Settlement:
     # -- start-up: nothing stays half done ------------------------------------------------------
 
     async def recover(self) -> None:
-        """Refund every purchase left ``pending`` (and any open escrow of ours without one)
-        and compensate force-plays left ``sending`` (their outcome is unknown); approved
-        force-plays not yet sent are sent."""
+        """Start-up: refund every purchase left ``pending`` (never sent) and any open escrow of
+        ours without a purchase; purchases left ``sent``/``sending`` become :attr:`orphans`,
+        decided by the playlist now if it can be read (else later, see the module docstring);
+        approved force-plays not yet sent are sent."""
         p = tables.purchases
+        self.started_at = self.ctx.clock.now()
         async with self.ctx.db.connect() as conn:
             rows = (await conn.execute(sa.select(p).where(
-                p.c.status.in_(("pending", "sending"))).order_by(p.c.id))).all()
+                p.c.status.in_(("pending", "sent", "sending"))).order_by(p.c.id))).all()
         for row in rows:
             if row.status == "pending":
                 await self.settle(row, MediaResult(
-                    "no_answer", error="the bot restarted before the room answered"))
+                    "no_answer", error="the bot restarted before sending it"))
             else:
-                await self._finish_forced(row, MediaResult(
-                    "no_answer", error="the bot restarted before the room answered"))
+                self.orphans.add(int(row.id))
         for kind in POSITION:
             for escrow in await self.ctx.ledger.open_escrows(purpose=f"spend.{kind}"):
                 if escrow.source != self.ctx.name:
                     continue
                 async with self.ctx.db.connect() as conn:
                     owned = await conn.scalar(sa.select(sa.func.count()).select_from(p).where(
-                        p.c.escrow_id == escrow.id, p.c.status == "pending"))
+                        p.c.escrow_id == escrow.id, p.c.status.in_(SENT)))
                 if not owned:
                     await self.ctx.ledger.refund(escrow.id, reason="media purchase interrupted")
+        await self.resolve_orphans(final=False)
         await self.sweep_approved()
+
+    async def resolve_orphans(self, channel: str | None = None, *, final: bool) -> None:
+        """Settle purchases a previous process sent: the item on the playlist → spent (the user
+        told it was queued); absent → refunded; playlist unknown → left for later unless
+        ``final`` (then refunded, logged at WARNING)."""
+        p = tables.purchases
+        for purchase_id in sorted(self.orphans):
+            async with self.ctx.db.connect() as conn:
+                row = (await conn.execute(sa.select(p).where(p.c.id == purchase_id))).first()
+            if row is None or row.status not in ("sent", "sending"):
+                self.orphans.discard(purchase_id)
+                continue
+            if channel is not None and row.channel != channel:
+                continue
+            found = await self.find(row.channel, row.media_type, row.media_id)
+            if found is None and not final:
+                continue
+            self.orphans.discard(purchase_id)
+            if isinstance(found, PlaylistItem):
+                result = MediaResult("queued", uid=found.uid)
+            elif found is None:
+                self.ctx.log.warning("purchase %d (%s): sent before a restart and the playlist "
+                                     "is unknown; refunding (the item may be in the room "
+                                     "unpaid)", row.id, row.title)
+                result = MediaResult("no_answer", error="the bot restarted and could not see "
+                                                        "the playlist")
+            else:
+                result = MediaResult("no_answer", error="the bot restarted and it is not on "
+                                                        "the playlist")
+            if row.status == "sent":
+                await self.settle(row, result)
+            else:
+                await self._finish_forced(row, result)
+
+    async def room_seeded(self, channel: str) -> None:
+        """The robot's state of ``channel`` was read: its orphans are decided now."""
+        if self.orphans:
+            await self.resolve_orphans(channel, final=True)
+
+    async def sweep_orphans(self) -> None:
+        """The backstop: orphans still undecided :data:`ORPHAN_GRACE_SECONDS` after start-up."""
+        if not self.orphans or self.started_at is None:
+            return
+        waited = (self.ctx.clock.now() - self.started_at).total_seconds()
+        await self.resolve_orphans(final=waited >= ORPHAN_GRACE_SECONDS)
 
 class _AlreadySettled(Exception):
     """The purchase row was settled by someone else first: change nothing."""

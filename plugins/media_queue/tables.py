@@ -37,14 +37,18 @@ purchases = sa.Table(
 """One row per purchase. ``kind``: ``queue``, ``playnext`` or ``forcenow``. ``status``:
 
 - ``pending``: the price is held in escrow ``escrow_id`` (taken in the same transaction as the
-  row) and ``add_media`` is (being) sent; the robot's answer settles it;
-- ``queued``: CyTube confirmed it (``uid``): the escrow was released (spent) in the same
-  transaction; ``refunded``: refused, unanswered or found open at start-up: the escrow was
-  refunded in the same transaction (``note`` says why);
+  row); ``add_media`` has not gone out;
+- ``sent``: committed just before ``add_media`` goes out; the robot's answer (or, when it is
+  unconfirmed, missing, or the process died, the playlist) settles it;
+- ``queued``: CyTube confirmed it (``uid``) or it was found on the playlist: the escrow was
+  released (spent) in the same transaction; ``refunded``: refused, not on the playlist, never
+  sent, or the playlist unknown: the escrow was refunded in the same transaction (``note`` says
+  why);
 - ``approval``: a ``forcenow`` waiting for an admin (``approval_id``; its escrow belongs to the
   core's approval); ``approved``: approved (written inside the approving transaction, the charge
-  final), to be sent; ``sending``: claimed for sending; then ``queued``, or ``compensated`` (the
-  robot refused an approved item: its price was given back as a ``media_refund`` posting).
+  final), to be sent; ``sending``: claimed just before its ``add_media``; then ``queued``, or
+  ``compensated`` (the robot refused an approved item, or it is not on the playlist: its price
+  was given back as a ``media_refund`` posting).
 """
 
 

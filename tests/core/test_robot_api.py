@@ -1,4 +1,5 @@
-"""ctx.robot: queue media and set channel ranks through kryten-robot; the bot's own rank."""
+"""ctx.robot: queue media and set channel ranks through kryten-robot; the bot's own rank; the
+room's playlist from the robot's state."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ from typing import Any
 
 import pytest
 
-from economy_core import CommandCall, MediaResult, PluginContext, RoomUser, Username, command
-from economy_core.robot_api import media_result
+from economy_core import (
+    CommandCall,
+    MediaResult,
+    PlaylistItem,
+    PluginContext,
+    RoomUser,
+    Username,
+    command,
+)
+from economy_core.robot_api import PluginRobot, media_result, playlist_items
 from economy_core.testing import MakeApp, wait_until
 
 CHANNEL = "testroom"
@@ -28,6 +37,13 @@ class Jukebox:
                                                 wait_seconds=2.0)
         self.results.append(result)
         return f"{result.status} {result.uid or ''} {result.error or ''}".strip()
+
+    @command("playlist", help="What is on the playlist")
+    async def playlist(self, call: CommandCall) -> str:
+        items = await self.ctx.robot.playlist(call.channel, wait_seconds=2.0)
+        if items is None:
+            return "unknown"
+        return "; ".join(f"{i.media_type}:{i.media_id} uid={i.uid}" for i in items) or "empty"
 
     @command("promote", help="Make someone a moderator")
     async def promote(self, call: CommandCall, user: Username) -> str:
@@ -106,3 +122,65 @@ async def test_through_nats_and_the_robot_stand_in(economy_e2e: Any) -> None:
     assert await env.pm("alice", "promote @alice") == ["sent"]
     await wait_until(lambda: env.robot.rank_requests != [], 5)
     assert env.robot.rank_requests == [{"username": "alice", "rank": 2}]
+
+
+CYTUBE_ITEM = {"media": {"id": "lepus", "title": "Night of the Lepus", "seconds": 5400,
+                         "duration": "01:30:00", "type": "yt", "meta": {}},
+               "uid": 12, "temp": True, "queueby": "ZCoinBot"}
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ([CYTUBE_ITEM], (PlaylistItem("yt", "lepus", "Night of the Lepus", 5400, 12),)),
+    ([], ()),
+    ([{"type": "cm", "id": "https://x.test/m.json", "title": "Flat", "seconds": 60}],
+     (PlaylistItem("cm", "https://x.test/m.json", "Flat", 60, None),)),
+    ([{}, "junk", {"media": {"type": "yt"}}, {**CYTUBE_ITEM, "uid": True}],  # unreadable skipped
+     (PlaylistItem("yt", "lepus", "Night of the Lepus", 5400, None),)),
+    (None, None), ({"items": []}, None), ("[]", None),  # missing or malformed: unknown
+])
+def test_the_robots_playlist_state_is_read(raw: Any, expected: Any) -> None:
+    assert playlist_items(raw) == expected
+
+
+@pytest.mark.parametrize(("state", "reply"), [
+    ("known", "yt:abc123 uid=101"),
+    ("unknown", "unknown"),
+    ("malformed", "unknown"),
+])
+async def test_playlist_reports_the_room_or_unknown(make_app: MakeApp, state: str,
+                                                    reply: str) -> None:
+    app = await make_app(plugins=[Jukebox])
+    assert await app.pm("alice", "playlist") == ["empty"]
+    await app.pm("alice", "put abc123")
+    app.transport.playlist_state = state
+    assert await app.pm("alice", "playlist") == [reply]
+
+
+async def test_playlist_never_raises() -> None:
+    class Broken:
+        async def playlist(self, channel: str, timeout: float) -> Any:
+            raise RuntimeError("boom")
+
+    class Slow:
+        async def playlist(self, channel: str, timeout: float) -> Any:
+            import asyncio
+            await asyncio.sleep(10)
+
+    for transport in (None, object(), Broken(), Slow()):
+        robot = PluginRobot(lambda t=transport: t, lambda _ch: None)
+        assert await robot.playlist(CHANNEL, wait_seconds=0.05) is None
+
+
+async def test_playlist_through_nats_and_the_robot_stand_in(economy_e2e: Any) -> None:
+    """The robot's KV playlist (``kryten_<channel>_playlist``/``items``) through kryten-py: an
+    accepted item is on it; a channel whose robot keeps no playlist is unknown."""
+    env = await economy_e2e(plugins=[Jukebox], users=[("alice", 1)])
+    assert await env.pm("alice", "playlist") == ["empty"]
+    await env.pm("alice", "put lepus")
+    assert await env.pm("alice", "playlist") == ["yt:lepus uid=1001"]
+    await env.robot.remove_from_playlist("lepus")
+    assert await env.pm("alice", "playlist") == ["empty"]
+    assert await env.app.robot.playlist("otherroom") is None  # no such bucket
+    answer = await env.app._bus.request("kryten.robot.command",
+                                        {"command": "state.playlist"}, timeout=2)
+    assert answer["success"] and answer["data"] == {"playlist": []}

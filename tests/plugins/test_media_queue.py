@@ -241,22 +241,6 @@ async def test_spent_between_question_and_yes(make_app: MakeApp,
     assert await moved(app, "alice") == [("admin_deduct", -100)] and addvideos(app) == []
 
 
-async def test_a_purchase_open_at_a_crash_is_refunded_at_start_up(
-        make_app: MakeApp, mediacms: FakeMediaCms) -> None:
-    app = await media_app(make_app, mediacms)
-    await app.pm("alice", "queue bunny01")
-    app.arm_crash(1)  # the hold commits; the process dies before the robot's answer is stored
-    await app.pm("alice", "yes")
-    assert app.breaker is not None and app.breaker.tripped
-    app = await app.restart()
-    await app.settle()
-    assert await app.balance("alice") == 10_000
-    assert await moved(app, "alice") == [("media_purchase", -250), ("refund", 250)]
-    assert any("the bot restarted before the room answered" in m and "250 Z refunded" in m
-               for m in app.pms_to("alice"))
-    await check_books(app)
-
-
 async def test_help_lists_the_media_commands(make_app: MakeApp, mediacms: FakeMediaCms) -> None:
     app = await media_app(make_app, mediacms)
     listing = "\n".join(await app.pm("alice", "help"))
@@ -288,6 +272,7 @@ async def test_daily_limit_with_the_rank_perk(make_app: MakeApp, mediacms: FakeM
         for _ in range(allowed):
             await app.pm(user, "queue bunny01")
             await app.pm(user, "yes")
+            assert app.transport.play_next(CHANNEL) is not None  # it played and left
         [reply] = await app.pm(user, "queue bunny01")
         assert f"used your {allowed} queues for today" in reply
         assert await queues_used(app, user) == allowed
@@ -437,10 +422,18 @@ async def test_spend_queue_endpoint_is_idempotent(make_app: MakeApp,
     assert again["replayed"] and again["status"] == "queued" and again["cost"] == 10_000
     assert await moved(app, "alice") == [("media_purchase", -10_000)]
     assert len(addvideos(app)) == 1
+    try:  # on the playlist now: refused before anything is held
+        await plugin.spend_queue(ApiRequest("spend.queue", CHANNEL, "web",
+                                            {"username": "bob", "id": "bunny01"}))
+        raise AssertionError("a duplicate was accepted")
+    except ApiError as error:
+        assert "already on the playlist. Nothing was charged" in str(error)
     app.transport.media_answer = "refused"
+    app.transport.media_error = "Video exceeds the maximum length"
     refused = await plugin.spend_queue(ApiRequest(
-        "spend.queue", CHANNEL, "web", {"username": "bob", "id": "bunny01"}, request_id="r-2"))
-    assert refused["status"] == "refunded" and "already on the playlist" in refused["note"]
+        "spend.queue", CHANNEL, "web", {"username": "bob", "id": "bunny02"}, request_id="r-2"))
+    assert refused["status"] == "refunded" and "maximum length" in refused["note"]
+    assert await moved(app, "bob") == [("media_purchase", -250), ("refund", 250)]
     await app.app.identity.ban(CHANNEL, "carol", by="boss", reason="test", at=app.clock.now())
     for args in ({"username": "carol", "id": "bunny01"},
                  {"username": "bob"}, {"username": "bob", "id": "../x"},

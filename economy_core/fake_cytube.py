@@ -170,6 +170,10 @@ class ChatRateLimiter:
         self.count = 0
         self.last_ms = -math.inf
 
+    def cooled(self, cooldown: float) -> bool:
+        """True when the next message would find the limiter cooled down (a fresh burst)."""
+        return self.last_ms < self._clock() * 1000.0 - cooldown * 1000.0
+
     def throttle(self, burst: int = 10, sustained: float = 2,
                  cooldown: float | None = None) -> bool:
         if cooldown is None:
@@ -1053,6 +1057,21 @@ class FakeCyTube:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+
+    def limiter_cooled(self) -> bool:
+        """True when the logged-in client has sent nothing for longer than CyTube's PM cooldown
+        (burst / sustained = 2 s): its next message starts a fresh burst. A bot restarted on the
+        same robot connection within that time inherits the used-up burst (CyTube keeps the
+        limiter per connection); tests that start several bots on one robot wait for this."""
+        client = next((c for c in self._clients if c.name is not None and c.in_channel), None)
+        if client is None:
+            return True
+        burst, sustained = MIN_ANTIFLOOD
+        return client.limiter.cooled(burst / sustained)
+
+    async def wait_limiter_cooled(self, timeout: float = 10.0) -> None:
+        """Until :meth:`limiter_cooled` holds."""
+        await self.wait_until(self.limiter_cooled, "the client's limiter cooling down", timeout)
 
     async def wait_logged_in(self, timeout: float = 10.0) -> str:
         """Until a client is logged in and in the channel; returns its name."""

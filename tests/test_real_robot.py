@@ -215,6 +215,7 @@ async def test_economy_bot_end_to_end_through_the_real_robot(stack: RobotStack,
     bus = BusEvents()
     await bus.start(stack.nats_url)
     errors_before, dropped_before = len(fake.errors), len(fake.dropped)
+    await fake.wait_limiter_cooled()  # CyTube limits per connection: see the bought-item test
     await bot.start()
     try:
         # carol was in the room before the bot started (the bot seeds the room from the
@@ -363,6 +364,7 @@ async def test_the_bots_own_queue_and_rank_requests_reach_cytube(stack: RobotSta
                           channel=CHANNEL)
     config = attrs.evolve(config, core=attrs.evolve(config.core, channels=[
         ChannelConfig(stack.domain, CHANNEL)]))
+    await fake.wait_limiter_cooled()  # CyTube limits per connection: see the bought-item test
     app = EconomyApp(config, infos, strict_hooks=True)
     await app.start()
     try:
@@ -400,14 +402,17 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
                                                                   tmp_path: Path) -> None:
     """media_queue through the real robot: carol searches the (fake) MediaCMS, picks, says YES;
     the custom-media manifest reaches CyTube as a ``queue`` frame at the end, CyTube accepts
-    it, and only then is carol charged and told. The robot's own KV playlist then holds it, as
-    ``ctx.robot.playlist`` reads it (type, id, CyTube's uid, length)."""
+    it, and only then is carol charged and told. The robot's KV playlist then holds it (read by
+    ``ctx.robot.playlist``), so buying it again is refused before anything is held. Then a bot
+    that dies after CyTube took its next item but before storing the answer: the restarted bot
+    reads the robot's playlist once the room is seeded and charges it (told to carol)."""
     from economy_plugins.media_queue import MediaQueue
 
     from .fake_mediacms import FakeMediaCms, media
 
     fake = stack.fake
-    catalogue = FakeMediaCms([media("lepus03", "Night of the Lepus", 5400)])
+    catalogue = FakeMediaCms([media("lepus03", "Night of the Lepus", 5400),
+                              media("lepus04", "Night of the Lepus II", 5400)])
     url = await catalogue.start()
     manifest = "{url}/api/v1/media/cytube/{token}.json?format=json"
     infos = resolve_plugins(["wallet", MediaQueue])
@@ -420,6 +425,10 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
                           channel=CHANNEL)
     config = attrs.evolve(config, core=attrs.evolve(config.core, channels=[
         ChannelConfig(stack.domain, CHANNEL)]))
+    # CyTube keeps its limiter per connection: the robot's may still hold the earlier tests'
+    # used-up burst, which a freshly started bot cannot know (in production the unit's
+    # RestartSec=5 outlasts CyTube's 2 s cooldown); every bot started here waits for it
+    await fake.wait_limiter_cooled()
     app = EconomyApp(config, infos, strict_hooks=True)
     await app.start()
     try:
@@ -445,7 +454,7 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
             "cm", manifest.format(url=url, token="lepus03"), "end", "accepted")
         assert await app.ledger.balance(CHANNEL, "carol") == 4000
 
-        # the robot's KV playlist (its own format) holds it
+        # the robot's KV playlist (its own format) holds it: a second purchase is refused
         async def listed(token: str) -> list[Any]:
             items = await app.robot.playlist(CHANNEL) or ()
             return [i for i in items if i.media_id == manifest.format(url=url, token=token)]
@@ -456,6 +465,35 @@ async def test_a_bought_item_reaches_cytube_through_the_real_robot(stack: RobotS
         await wait_for(on_playlist, "the item in the robot's KV playlist", 10)
         [item] = await listed("lepus03")
         assert (item.media_type, item.uid, item.seconds) == ("cm", request.uid, 5400)
+        await pm("queue lepus03", lambda t: "YES" in t)
+        assert await pm("yes", lambda t: "Nothing was charged" in t) == (
+            "🎬 “Night of the Lepus” is already on the playlist. Nothing was charged.")
+        assert fake.queue_requests[-1] is request
+
+        # the bot dies after CyTube took lepus04 and before the answer is stored
+        settlement = app.plugins["media_queue"].instance.settlement
+        stored = asyncio.Event()
+
+        async def dies_before_storing(*_: Any) -> None:
+            await stored.wait()  # never set: the process is gone
+
+        settlement.settle = dies_before_storing
+        await pm("queue lepus04", lambda t: "YES" in t)
+        fake.answer_next_queue(QueueAnswer.accept("Night of the Lepus II", 5400))
+        await pm("yes", lambda t: "held" in t)
+        await fake.wait_for_queue(lambda q: q.media_id.endswith("lepus04.json?format=json"))
+        await wait_for(lambda: listed("lepus04"), "lepus04 in the robot's KV playlist", 10)
+        for task in list(settlement.tasks):
+            task.cancel()
+        await settlement.drain()
+        await app.stop()
+        await fake.wait_limiter_cooled()
+        mark = len(fake.pms)
+        app = EconomyApp(config, infos, strict_hooks=True)
+        await app.start()
+        told = (await fake.wait_for_pm("carol", lambda t: "Night of the Lepus II" in t,
+                                       since=mark, timeout=30)).text
+        assert "is in the playlist" in told and "Balance: 3,000" in told
         assert await app.ledger.open_escrows(CHANNEL) == []
         assert await app.ledger.verify() == []
     finally:
@@ -479,7 +517,12 @@ async def test_fake_cytube_limiter_is_cytubes() -> None:
     # 1.9 s of quiet is less than the cooldown (burst / sustained = 2 s): still 1 per 100 ms
     assert send(2.1) and not send(2.1)
     # more than 2 s after the last message that passed: the whole burst is back
+    now[0] = 1000.0 + 3.0
+    assert not limiter.cooled(2.0)  # 0.9 s after the last pass
+    now[0] = 1000.0 + 4.2
+    assert limiter.cooled(2.0)  # 2.1 s after it: the next message starts a fresh burst
     assert all(send(4.2) for _ in range(20)) and not send(4.2)
+    assert not limiter.cooled(2.0)
 
 
 async def test_fake_cytube_escapes_like_cytube() -> None:

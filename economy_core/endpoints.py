@@ -54,6 +54,18 @@ class ApiRequest:
     args: Mapping[str, Any]
     request_id: str | None = None
 
+    def user(self, field: str = "username") -> str:
+        """The user name in argument ``field`` (surrounding spaces and a leading ``@``
+        dropped); missing, not a string or blank is refused with :class:`ApiError`."""
+        name = self.args.get(field)
+        if not isinstance(name, str) or not name.strip("@ "):
+            raise ApiError(f"{field} (a user name) is required")
+        return name.strip().lstrip("@")
+
+    def optional_user(self, field: str = "username") -> str | None:
+        """:meth:`user`, or None when the request has no ``field``."""
+        return None if self.args.get(field) is None else self.user(field)
+
 
 class ApiError(Exception):
     """An endpoint's refusal: the caller gets ``success: false`` and this message."""

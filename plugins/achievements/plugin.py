@@ -259,14 +259,12 @@ class Achievements:
     async def api_list(self, request: ApiRequest) -> dict[str, Any]:
         listed = [{"id": a.id, "description": a.description, "reward": a.reward}
                   for a in self.engine.active() if not a.hidden]
-        name = request.args.get("username")
+        name = request.optional_user()
         if name is None:
             return {"achievements": listed}
-        if not isinstance(name, str) or not name.strip("@ "):
-            raise ApiError("username must be a user name")
         configured = {a.id: a for a in self.ctx.config.achievements}
-        earned = self.engine.earned.get((request.channel, user_key(name.lstrip("@"))), {})
-        return {"achievements": listed, "username": name.lstrip("@"), "earned": [
+        earned = self.engine.earned.get((request.channel, user_key(name)), {})
+        return {"achievements": listed, "username": name, "earned": [
             {"id": ident, "at": at.isoformat(),
              "description": configured[ident].description if ident in configured else ident}
             for ident, at in sorted(earned.items(), key=lambda item: (item[1], item[0]))]}
@@ -274,14 +272,12 @@ class Achievements:
     @endpoint("achievement.grant", help="Award an achievement: username, id (paid once per "
                                         "user and id; a repeat pays nothing)")
     async def api_grant(self, request: ApiRequest) -> dict[str, Any]:
-        name, ident = request.args.get("username"), request.args.get("id")
-        if not isinstance(name, str) or not name.strip("@ "):
-            raise ApiError("username (a user name) is required")
+        name, ident = request.user(), request.args.get("id")
         found = next((a for a in self.engine.active() if a.id == ident), None)
         if found is None:
             raise ApiError(f"no enabled achievement with id {str(ident)[:40]!r}")
         channel = request.channel
-        account = await self.ctx.ledger.account(channel, name.strip().lstrip("@"))
+        account = await self.ctx.ledger.account(channel, name)
         if account is None:
             raise ApiError(f"{name[:30]} has no account here")
         key = account.user_key

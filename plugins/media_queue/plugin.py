@@ -550,17 +550,14 @@ class MediaQueue:
                                   "(catalogue id), position \"end\" or \"next\"; request_id makes "
                                   "a retry move nothing and return the first answer")
     async def spend_queue(self, request: ApiRequest) -> dict[str, Any]:
-        username = request.args.get("username")
+        username = request.user()
         token = request.args.get("id")
         position = request.args.get("position", "end")
-        if not isinstance(username, str) or not username.strip():
-            raise ApiError("username is required")
         if not isinstance(token, str) or not valid_token(token):
             raise ApiError("id must be a catalogue id (letters, digits, _ and -)")
         if position not in ("end", "next"):
             raise ApiError("position must be \"end\" or \"next\"")
         kind = "queue" if position == "end" else "playnext"
-        username = username.strip().lstrip("@")
         if self.ctx.identity.is_banned(request.channel, username):
             raise ApiError(f"{username}'s economy access is suspended")
         key = f"media_queue:{request.request_id}" if request.request_id else None

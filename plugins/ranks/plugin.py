@@ -366,17 +366,10 @@ class Ranks:
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _api_user(request: ApiRequest) -> str:
-        name = request.args.get("username")
-        if not isinstance(name, str) or not name.strip("@ "):
-            raise ApiError("username (a user name) is required")
-        return name.strip().lstrip("@")
-
     @endpoint("rank.get", help="A user's rank: username → rank, rank_index, lifetime_earned, "
                                "next rank and what is left to it")
     async def api_rank_get(self, request: ApiRequest) -> dict[str, Any]:
-        name = self._api_user(request)
+        name = request.user()
         account = await self.ctx.ledger.account(request.channel, name)
         if account is None:
             return {"found": False, "username": name}
@@ -397,7 +390,7 @@ class Ranks:
         by = request.args.get("by")
         return await self.set_rank_to(request.channel,
                                       by if isinstance(by, str) and by else
-                                      f"api:{request.caller}", self._api_user(request), rank)
+                                      f"api:{request.caller}", request.user(), rank)
 
     @endpoint("rank.set", help="Set a user's rank: username, rank (a configured name), by?")
     async def api_rank_set(self, request: ApiRequest) -> dict[str, Any]:

@@ -37,7 +37,6 @@ import sqlalchemy as sa
 
 from economy_core import (
     Announcement,
-    ApiError,
     ApiRequest,
     Approval,
     CommandCall,
@@ -308,19 +307,10 @@ class VanityShop:
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _api_user(request: ApiRequest, *, required: bool) -> str | None:
-        name = request.args.get("username")
-        if name is None and not required:
-            return None
-        if not isinstance(name, str) or not name.strip("@ "):
-            raise ApiError("username (a user name) is required")
-        return name.strip().lstrip("@")
-
     @endpoint("vanity.list", help="The shop's enabled items (word, syntax, description, "
                                   "base price; with username, that user's price)")
     async def api_list(self, request: ApiRequest) -> dict[str, Any]:
-        name = self._api_user(request, required=False)
+        name = request.optional_user()
         items = []
         for item in ITEMS.values():
             cfg = self._item_config(item)
@@ -337,7 +327,7 @@ class VanityShop:
 
     @endpoint("vanity.get", help="What a user owns from the shop: username → items")
     async def api_get(self, request: ApiRequest) -> dict[str, Any]:
-        name = self._api_user(request, required=True)
+        name = request.user()
         assert name is not None
         found = await self.owned.everything(request.channel, name)
         waiting = await self.ctx.approvals.pending(request.channel, kind=GIF_APPROVAL,

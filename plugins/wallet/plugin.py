@@ -179,17 +179,10 @@ class Wallet:
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _username(request: ApiRequest) -> str:
-        name = request.args.get("username")
-        if not isinstance(name, str) or not name.strip("@ "):
-            raise ApiError("username (a user name) is required")
-        return name.strip().lstrip("@")
-
     @endpoint("balance.get", help="A user's balance: username → found, balance, "
                                   "lifetime_earned, rank_name")
     async def api_balance(self, request: ApiRequest) -> dict[str, Any]:
-        name = self._username(request)
+        name = request.user()
         account = await self.ctx.ledger.account(request.channel, name)
         if account is None:
             return {"found": False, "username": name}
@@ -202,7 +195,7 @@ class Wallet:
     @endpoint("profile.get", help="A user's profile: username → the account's figures and "
                                   "every plugin's profile field")
     async def api_profile(self, request: ApiRequest) -> dict[str, Any]:
-        name = self._username(request)
+        name = request.user()
         account = await self.ctx.ledger.account(request.channel, name)
         if account is None:
             return {"found": False, "username": name}

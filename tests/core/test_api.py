@@ -379,3 +379,18 @@ async def test_without_clients_only_the_open_endpoints_answer(make_app: MakeApp)
     assert (await call(app, {"command": "system.ping"}))["success"]
     reply = await call(app, {"command": "test.echo", "token": "anything"})
     assert reply["error"] == "unauthorized: invalid token"
+
+
+def test_an_endpoint_reads_a_user_name_argument_one_way() -> None:
+    def request(**args: Any) -> ApiRequest:
+        return ApiRequest("x.get", "chan", "ops", args)
+
+    assert request(username=" @alice ").user() == "alice"
+    assert request(target="bob").user("target") == "bob"
+    assert request().optional_user() is None
+    assert request(username="carol").optional_user() == "carol"
+    for bad in ({}, {"username": 5}, {"username": " @ "}):
+        with pytest.raises(ApiError, match=r"username \(a user name\) is required"):
+            request(**bad).user()
+    with pytest.raises(ApiError):
+        request(username="").optional_user()

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from economy_core import (
     MAX_AMOUNT,
+    ApiError,
     Award,
     Kind,
     LedgerTx,
@@ -48,8 +49,9 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 MAX_REASON = 200
 
 
-class Refused(Exception):
-    """An action refused before anything changed; ``text`` is the reply (or API error)."""
+class Refused(ApiError):
+    """An action refused before anything changed; ``text`` is the PM reply, and an endpoint lets
+    it through as its API error (an :class:`ApiError`)."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)

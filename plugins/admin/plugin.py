@@ -201,54 +201,39 @@ class Admin:
                                   "makes a retry move nothing")
     async def api_grant(self, request: ApiRequest) -> dict[str, Any]:
         a = request.args
-        try:
-            return await self.actions.grant(
-                request.channel, self._by(request), a.get("username"), a.get("amount"),
-                a.get("reason"), via=f"api:{request.caller}", request_id=request.request_id)
-        except Refused as refused:
-            raise ApiError(refused.text) from None
+        return await self.actions.grant(
+            request.channel, self._by(request), a.get("username"), a.get("amount"),
+            a.get("reason"), via=f"api:{request.caller}", request_id=request.request_id)
 
     @endpoint("admin.deduct", help="Debit a user or fail (insufficient): username, amount, "
                                    "reason?, by?; request_id makes a retry move nothing")
     async def api_deduct(self, request: ApiRequest) -> dict[str, Any]:
         a = request.args
-        try:
-            return await self.actions.deduct(
-                request.channel, self._by(request), a.get("username"), a.get("amount"),
-                a.get("reason"), via=f"api:{request.caller}", request_id=request.request_id)
-        except Refused as refused:
-            raise ApiError(refused.text) from None
+        return await self.actions.deduct(
+            request.channel, self._by(request), a.get("username"), a.get("amount"),
+            a.get("reason"), via=f"api:{request.caller}", request_id=request.request_id)
 
     @endpoint("admin.set_balance", help="Set an existing account's balance (≥ 0): username, "
                                         "amount, by?; request_id makes a retry move nothing")
     async def api_set_balance(self, request: ApiRequest) -> dict[str, Any]:
         a = request.args
-        try:
-            return await self.actions.set_balance(
-                request.channel, self._by(request), a.get("username"), a.get("amount"),
-                via=f"api:{request.caller}", request_id=request.request_id)
-        except Refused as refused:
-            raise ApiError(refused.text) from None
+        return await self.actions.set_balance(
+            request.channel, self._by(request), a.get("username"), a.get("amount"),
+            via=f"api:{request.caller}", request_id=request.request_id)
 
     @endpoint("admin.ban", help="Ban a user from the economy: username, reason?, by?")
     async def api_ban(self, request: ApiRequest) -> dict[str, Any]:
         a = request.args
-        try:
-            return await self.actions.ban(request.channel, self._by(request), a.get("username"),
-                                          a.get("reason"), via=f"api:{request.caller}",
-                                          request_id=request.request_id)
-        except Refused as refused:
-            raise ApiError(refused.text) from None
+        return await self.actions.ban(request.channel, self._by(request), a.get("username"),
+                                      a.get("reason"), via=f"api:{request.caller}",
+                                      request_id=request.request_id)
 
     @endpoint("admin.unban", help="Lift a user's economy ban: username, by?")
     async def api_unban(self, request: ApiRequest) -> dict[str, Any]:
-        try:
-            return await self.actions.unban(request.channel, self._by(request),
-                                            request.args.get("username"),
-                                            via=f"api:{request.caller}",
-                                            request_id=request.request_id)
-        except Refused as refused:
-            raise ApiError(refused.text) from None
+        return await self.actions.unban(request.channel, self._by(request),
+                                        request.args.get("username"),
+                                        via=f"api:{request.caller}",
+                                        request_id=request.request_id)
 
     @endpoint("admin.reload", help="Re-read the config file, all or nothing (as SIGHUP)")
     async def api_reload(self, request: ApiRequest) -> dict[str, Any]:

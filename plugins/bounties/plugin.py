@@ -138,10 +138,12 @@ class Bounties:
         personal_data=("bounties posted (with their text)", "bounties won or resolved"),
         user_tables=tables.PERSONAL,
         posting_types=(
-        PostingType("bounty_create", "bounty posted", Kind.SPEND),
-        PostingType("bounty_claim", "bounty won", Kind.EARN),
-        PostingType("bounty_expired", "expired bounty (burned)", Kind.SPEND),
-    ), announcements=public.ANNOUNCEMENTS)
+            PostingType("bounty_create", "bounty posted", Kind.SPEND),
+            PostingType("bounty_claim", "bounty won", Kind.EARN),
+            PostingType("bounty_expired", "expired bounty (burned)", Kind.SPEND),
+        ),
+        announcements=public.ANNOUNCEMENTS,
+    )
 
     @hookimpl
     async def economy_import_legacy(self, channel: str, source: Any, users: Mapping[str, str],

@@ -74,7 +74,6 @@ class Gambling:
         personal_data=("duels played", "heists started or joined", "per-game statistics",
                        "game cooldowns"),
         user_tables=tables.PERSONAL,
-
         posting_types=(
             PostingType("wager", "wager", Kind.GAMBLE),
             PostingType("gamble_win", "winnings", Kind.GAMBLE),

@@ -85,7 +85,6 @@ class Presence:
     contract = Contract(
         personal_data=("when each user was first and last seen", "dwell milestones reached"),
         user_tables=tables.PERSONAL,
-
         posting_types=(
             PostingType("welcome_wallet", "welcome wallet", Kind.EARN),
             PostingType("welcome_back", "welcome back", Kind.EARN),

@@ -208,7 +208,6 @@ class Streaks:
     contract = Contract(
         personal_data=("daily streaks and bridge flags",),
         user_tables=tables.PERSONAL,
-
         requires=("presence",),  # a day qualifies by the minutes presence books
         posting_types=(
             PostingType("streak_bonus", "streak bonus", Kind.EARN),

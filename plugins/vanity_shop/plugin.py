@@ -136,7 +136,6 @@ class VanityShop:
         personal_data=("items bought (greeting, title, colour, GIF, currency name)",
                        "last shoutout", "fortunes read"),
         user_tables=tables.PERSONAL,
-
         posting_types=(PostingType(POSTING_TYPE, "shop purchase", Kind.SPEND),),
         announcements=(
             Announcement(GREETING, "a custom greeting when its owner arrives", "greetings"),
